@@ -86,3 +86,11 @@ type Resolver interface {
 	// base digest.
 	Inspect(ctx context.Context, ref imageref.Ref, labels bool) (*Image, error)
 }
+
+// Descriptor is what a HEAD request tells about a manifest.
+type Descriptor struct {
+	Digest    imageref.Digest
+	MediaType string
+	// Index is true for an image index or a Docker manifest list.
+	Index bool
+}
