@@ -1,0 +1,258 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/imageref"
+)
+
+// Client is the Resolver backed by registries, through go-containerregistry.
+// It is safe for concurrent use. Per registry host it pings once and
+// requests one token for the pull scopes of many repositories (see
+// Prepare), refuses hosts not on its allowlist before any connection, and
+// bounds the registry operations in flight.
+type Client struct {
+	o   *options
+	rt  http.RoundTripper // user agent → retry → allowlist → base
+	sem *semaphore.Weighted
+
+	mu       sync.Mutex
+	sessions map[string]*session // by imageref.Ref.Registry
+}
+
+var _ Resolver = (*Client)(nil)
+
+// New returns a Client. Invalid options are reported all at once, as an
+// invalid-input error (exit code 2).
+func New(opts ...Option) (*Client, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	var rt http.RoundTripper = &allowTransport{allow: o.allow, inner: o.base}
+	rt = transport.NewRetry(rt,
+		transport.WithRetryPredicate(retryable),
+		transport.WithRetryStatusCodes(retryStatusCodes...),
+		transport.WithRetryBackoff(o.backoff))
+	// Outermost, so that transport.NewWithContext does not add another.
+	rt = transport.NewUserAgent(rt, o.userAgent)
+	return &Client{
+		o:        o,
+		rt:       rt,
+		sem:      semaphore.NewWeighted(int64(o.concurrency)),
+		sessions: map[string]*session{},
+	}, nil
+}
+
+// Prepare authenticates once per registry host for all repositories of
+// refs (one ping, and one token per batch of up to 100 repositories), so
+// that later calls for them neither ping nor fetch tokens again. Calling it
+// is optional: repositories not prepared are authenticated on first use,
+// one ping each. Hosts not on the allowlist are refused without contact.
+// The error joins one error per failing host or batch.
+func (c *Client) Prepare(ctx context.Context, refs []imageref.Ref) error {
+	failed := c.prepare(ctx, refs)
+	names := make([]string, 0, len(failed))
+	for n := range failed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	seen := map[error]bool{}
+	var errs []error
+	for _, n := range names {
+		if err := failed[n]; !seen[err] {
+			seen[err] = true
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prepare returns, by repository name (imageref.Ref.Name), the error of
+// every repository that could not be prepared. Repositories of one failing
+// host or batch share one error value.
+func (c *Client) prepare(ctx context.Context, refs []imageref.Ref) map[string]error {
+	byHost := map[string][]string{}
+	var hosts []string
+	failed := map[string]error{}
+	for _, r := range refs {
+		if r.Registry == "" || r.Repository == "" {
+			continue // reported by the call that uses it
+		}
+		if _, ok := byHost[r.Registry]; !ok {
+			hosts = append(hosts, r.Registry)
+		}
+		byHost[r.Registry] = append(byHost[r.Registry], r.Repository)
+	}
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(c.o.concurrency)
+	for _, host := range hosts {
+		g.Go(func() error {
+			what := fmt.Sprintf("authenticating to registry %q", host)
+			s, err := c.session(host)
+			if err == nil {
+				err = s.prepare(ctx, byHost[host])
+			}
+			if err == nil {
+				return nil
+			}
+			err = classify(what, err)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, repo := range byHost[host] {
+				if s == nil || s.lookup(repo) == nil {
+					failed[host+"/"+repo] = err
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines record their errors in failed
+	return failed
+}
+
+// session returns the session of an allowed registry host.
+func (c *Client) session(host string) (*session, error) {
+	if !c.o.allow.empty() && !c.o.allow.contains(host) {
+		return nil, &HostNotAllowedError{Host: host}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.sessions[host]; s != nil {
+		return s, nil
+	}
+	var nopts []name.Option
+	if c.o.insecure[normHost(host)] {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, nopts...)
+	if err != nil {
+		return nil, exitcode.AsInvalid(fmt.Errorf("registry host %q: %w", host, err))
+	}
+	s := newSession(reg, c.rt, c.o.keychain)
+	c.sessions[host] = s
+	return s, nil
+}
+
+// target is what one call needs: the reference in go-containerregistry's
+// terms, its repository and the authenticated transport for it.
+type target struct {
+	ref  name.Reference
+	repo name.Repository
+	opts []remote.Option
+}
+
+func (c *Client) target(ctx context.Context, ref imageref.Ref) (*target, error) {
+	if ref.Registry == "" || ref.Repository == "" {
+		return nil, exitcode.AsInvalid(errors.New("empty image reference"))
+	}
+	s, err := c.session(ref.Registry)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.wrapper(ctx, ref.Repository)
+	if err != nil {
+		return nil, err
+	}
+	repo := s.reg.Repo(ref.Repository)
+	t := &target{repo: repo, opts: []remote.Option{remote.WithTransport(w), remote.WithContext(ctx)}}
+	if ref.Digest != "" {
+		t.ref = repo.Digest(string(ref.Digest))
+	} else {
+		t.ref = repo.Tag(ref.EffectiveTag())
+	}
+	return t, nil
+}
+
+// op runs one registry operation within the client's concurrency bound.
+func (c *Client) op(ctx context.Context, f func() error) error {
+	if err := c.sem.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer c.sem.Release(1)
+	return f()
+}
+
+// Digest implements Resolver: one HEAD of the manifest. A registry that
+// answers HEAD without a digest (or refuses HEAD with 405) is asked with one
+// GET instead. A reference with a digest is checked to exist.
+func (c *Client) Digest(ctx context.Context, ref imageref.Ref) (imageref.Digest, error) {
+	what := fmt.Sprintf("resolving the digest of %q", ref)
+	t, err := c.target(ctx, ref)
+	if err != nil {
+		return "", classify(what, err)
+	}
+	var desc *v1.Descriptor
+	err = c.op(ctx, func() error {
+		var err error
+		desc, err = remote.Head(t.ref, t.opts...)
+		if err != nil && headUnanswered(err) {
+			var d *remote.Descriptor
+			if d, err = remote.Get(t.ref, t.opts...); err == nil {
+				desc = &d.Descriptor
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return "", classify(what, err)
+	}
+	d, err := imageref.ParseDigest(desc.Digest.String())
+	if err != nil {
+		return "", fmt.Errorf("%s: registry answered: %w", what, err)
+	}
+	return d, nil
+}
+
+// headUnanswered reports whether a failed HEAD is worth one GET: the
+// registry answered but without the headers a digest comes from, or does
+// not allow HEAD. Status errors (401, 404, 5xx after retries) and
+// connection errors are final.
+func headUnanswered(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode == http.StatusMethodNotAllowed
+	}
+	var ue *url.Error
+	return !errors.As(err, &ue) && !errors.Is(err, ErrHostNotAllowed) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// InspectAll inspects every reference (see Inspect) with bounded
+// concurrency, after preparing all their repositories at once. Results are
+// indexed like refs: for each i exactly one of images[i] and errs[i] is
+// non-nil. One failure does not stop the others; the caller decides.
+func (c *Client) InspectAll(ctx context.Context, refs []imageref.Ref, labels bool) ([]*Image, []error) {
+	images := make([]*Image, len(refs))
+	errs := make([]error, len(refs))
+	failed := c.prepare(ctx, refs)
+	var g errgroup.Group
+	g.SetLimit(c.o.concurrency)
+	for i, ref := range refs {
+		if err := failed[ref.Name()]; err != nil {
+			errs[i] = fmt.Errorf("inspecting %q: %w", ref, err)
+			continue
+		}
+		g.Go(func() error {
+			images[i], errs[i] = c.Inspect(ctx, ref, labels)
+			return nil
+		})
+	}
+	_ = g.Wait() // errors are in errs
+	return images, errs
+}

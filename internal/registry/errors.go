@@ -1,0 +1,126 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/imagecascade/cascade/internal/exitcode"
+)
+
+// Sentinel errors for errors.Is. Every error the Client returns names the
+// image it was about and carries an exit code class (package exitcode).
+var (
+	// ErrNotFound: the registry does not know the repository, tag or digest
+	// (404, MANIFEST_UNKNOWN, NAME_UNKNOWN, BLOB_UNKNOWN). Invalid input, exit 2.
+	ErrNotFound = errors.New("image not found")
+	// ErrUnauthorized: the registry refused the credentials or denied
+	// access (401, 403, UNAUTHORIZED, DENIED). Exit 4: fixing credentials
+	// and re-running is safe.
+	ErrUnauthorized = errors.New("not authorized")
+)
+
+// retryStatusCodes are retried with backoff by the transport. 401, 403 and
+// 404 are not among them: they never change by asking again.
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout,
+	http.StatusTooManyRequests,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+	499, // nginx: client closed request
+	522, // Cloudflare: connection timed out
+}
+
+// retryable reports whether a round trip error is worth another try:
+// temporary errors (including retryable status codes) and dropped
+// connections, never a refusal or the caller's own deadline.
+func retryable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrHostNotAllowed) {
+		return false
+	}
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) && t.Temporary() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, net.ErrClosed)
+}
+
+// classify wraps err with what was being done ("inspecting \"x\"") and its
+// exit code class. A refusal keeps only the refused host: the chain below it
+// may hold a redirect URL with signed query parameters.
+func classify(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var refused *HostNotAllowedError
+	if errors.As(err, &refused) {
+		return exitcode.AsRefused(fmt.Errorf("%s: %w", what, refused))
+	}
+	redactURL(err)
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch {
+		case hasCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode) ||
+			te.StatusCode == http.StatusNotFound:
+			return exitcode.AsInvalid(fmt.Errorf("%s: %w: %w", what, ErrNotFound, err))
+		case hasCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode) ||
+			te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
+			return exitcode.AsTransient(fmt.Errorf("%s: %w: %w", what, ErrUnauthorized, err))
+		case te.StatusCode == http.StatusTooManyRequests || te.StatusCode == http.StatusRequestTimeout ||
+			te.StatusCode >= 500 || te.Temporary():
+			return exitcode.AsTransient(fmt.Errorf("%s: %w", what, err))
+		case te.StatusCode == http.StatusBadRequest:
+			return exitcode.AsInvalid(fmt.Errorf("%s: %w", what, err))
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		// The caller gave up; it knows why and picks the exit code.
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ue) || errors.As(err, &ne) || retryable(err) {
+		return exitcode.AsTransient(fmt.Errorf("%s: %w", what, err))
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func hasCode(te *transport.Error, codes ...transport.ErrorCode) bool {
+	for _, d := range te.Errors {
+		for _, c := range codes {
+			if d.Code == c {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// redactURL drops the query, fragment and user information from the URL of
+// the first *url.Error in the chain: a redirect to blob storage may carry a
+// signature there.
+func redactURL(err error) {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		ue.URL = "(unparsable URL)"
+		return
+	}
+	u.User, u.RawQuery, u.Fragment, u.RawFragment = nil, "", "", ""
+	ue.URL = u.String()
+}
