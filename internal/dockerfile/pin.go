@@ -1,0 +1,391 @@
+package dockerfile
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/imageref"
+)
+
+// Edit is one change Pin made: at Offset in the original source, the bytes
+// Old were replaced by New. Old is the literal run of the reference that
+// holds the change (the whole reference when it is written out, the ARG
+// default when it comes from one), so that a report can show it.
+type Edit struct {
+	// Line is the 1-based line of Offset.
+	Line   int
+	Offset int
+	Old    string
+	New    string
+}
+
+// Skip is a reference to the updated repository (or one Pin could not
+// resolve) that Pin left alone, and why.
+type Skip struct {
+	Line   int
+	Ref    string
+	Reason string
+}
+
+// ReasonIgnored is the Skip reason for references under the marker comment.
+const ReasonIgnored = "cascade:ignore"
+
+var markerRE = regexp.MustCompile(`#\s*cascade:ignore\b`)
+
+// change is an edit before it is widened for reporting: src[off:off+len(old)]
+// becomes repl.
+type change struct {
+	off      int
+	old      string
+	repl     string
+	runStart int   // start of the literal run holding the change
+	sites    []int // the bases it pins
+}
+
+func (c change) end() int { return c.off + len(c.old) }
+
+// Pin moves the references of a Dockerfile that track the updated image to
+// its digest (PRODUCT.md, "Manifests"): FROM, COPY --from and RUN
+// --mount=from= references, and the global ARG defaults they expand from.
+// REPO:TAG and REPO:TAG@old become REPO:TAG@NEW, REPO@old becomes REPO@NEW,
+// REPO counts as REPO:latest; another tag of the repository is skipped with
+// a reason, other repositories are never touched. Only the bytes of the
+// reference change. The result is parsed again and must name the same bases
+// apart from the pinned ones, else Pin returns an error and no output.
+// updated must carry a digest; src is returned unchanged when nothing moves.
+func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
+	if updated.Repository == "" {
+		return nil, nil, nil, exitcode.AsInvalid(fmt.Errorf("pinning dockerfile: updated image %q has no repository", updated.Original))
+	}
+	if _, err := imageref.ParseDigest(string(updated.Digest)); err != nil {
+		return nil, nil, nil, exitcode.AsInvalid(fmt.Errorf("pinning dockerfile to %q: the updated image needs a digest: %w", updated.Original, err))
+	}
+	p, err := parse(src, ParseOptions{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pl := &pinner{p: p, updated: updated}
+	var changes []change
+	for i := range p.file.Bases {
+		if c, ok := pl.base(i); ok {
+			changes = mergeChange(changes, c)
+		}
+	}
+	changes = pl.dropShared(changes)
+	if len(changes) == 0 {
+		return src, nil, pl.skips, nil
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].off < changes[j].off })
+	out, edits := pl.apply(changes)
+	if err := pl.verify(out, changes); err != nil {
+		return nil, nil, nil, fmt.Errorf("pinning dockerfile to %s: %w; nothing changed", updated.WithDigest(updated.Digest), err)
+	}
+	return out, edits, pl.skips, nil
+}
+
+type pinner struct {
+	p       *parsed
+	updated imageref.Ref
+	skips   []Skip
+}
+
+func (pl *pinner) skip(i int, reason string) {
+	b := pl.p.file.Bases[i]
+	ref := b.Ref
+	if b.Unresolved != "" || ref == "" {
+		ref = b.Raw
+	}
+	pl.skips = append(pl.skips, Skip{Line: b.Line, Ref: ref, Reason: reason})
+}
+
+// base decides what happens to base i: a change, a skip, or nothing.
+func (pl *pinner) base(i int) (change, bool) {
+	b := pl.p.file.Bases[i]
+	s := pl.p.sites[i]
+	if b.Unresolved != "" {
+		pl.skip(i, b.Unresolved)
+		return change{}, false
+	}
+	r, err := imageref.Parse(b.Ref)
+	if err != nil || !r.SameRepository(pl.updated) {
+		return change{}, false
+	}
+	if pl.ignored(s.ins) || len(s.raw.offs) > 0 && pl.ignoredLine(pl.lineOf(s.raw.offs[0])) {
+		pl.skip(i, ReasonIgnored)
+		return change{}, false
+	}
+	u := pl.updated
+	switch {
+	case r.Tag == "" && r.Digest != "":
+		// A digest-only pin of the repository follows every new digest.
+	case u.Tag == "":
+		pl.skip(i, fmt.Sprintf("tag %s cannot be pinned to a digest of an untagged image", r.EffectiveTag()))
+		return change{}, false
+	case r.EffectiveTag() != u.Tag:
+		pl.skip(i, fmt.Sprintf("tag %s is not the updated tag %s", r.EffectiveTag(), u.Tag))
+		return change{}, false
+	}
+	if r.Digest == u.Digest {
+		return change{}, false
+	}
+	c, reason := pl.locate(s.val, r)
+	if reason != "" {
+		pl.skip(i, reason)
+		return change{}, false
+	}
+	if ins := pl.instructionAt(c.off); ins != nil && ins != s.ins {
+		if pl.ignored(ins) || pl.ignoredLine(pl.lineOf(c.off)) {
+			pl.skip(i, ReasonIgnored)
+			return change{}, false
+		}
+		if reason := pl.argDefaultTracks(c); reason != "" {
+			pl.skip(i, reason)
+			return change{}, false
+		}
+	}
+	c.sites = []int{i}
+	return c, true
+}
+
+// locate finds the source bytes to change in the expanded reference v: the
+// old digest, or the point after its last byte.
+func (pl *pinner) locate(v text, r imageref.Ref) (change, string) {
+	src := pl.p.lex.src
+	d := string(pl.updated.Digest)
+	if r.Digest != "" {
+		old := string(r.Digest)
+		k := len(v.b) - len(old)
+		if k < 1 || string(v.b[k:]) != old {
+			return change{}, "the digest of the reference could not be located"
+		}
+		off := v.offs[k]
+		for j := k; j < len(v.b); j++ {
+			if v.offs[j] != off+(j-k) {
+				return change{}, "the digest of the reference is not written in one piece"
+			}
+		}
+		if string(src[off:off+len(old)]) != old {
+			return change{}, "the digest of the reference is not written in one piece"
+		}
+		return change{off: off, old: old, repl: d, runStart: pl.runStart(v, k)}, ""
+	}
+	last := len(v.b) - 1
+	if last < 0 || v.offs[last] < 0 {
+		return change{}, "the reference does not end in the Dockerfile's text"
+	}
+	return change{off: v.offs[last] + 1, repl: "@" + d, runStart: pl.runStart(v, last)}, ""
+}
+
+// argDefaultTracks checks a change that lands outside the base's own
+// instruction, in an ARG default: that default must itself be a reference to
+// the updated repository. An ARG holding only a tag or a registry is shared
+// by other text too often to carry a digest.
+func (pl *pinner) argDefaultTracks(c change) string {
+	for _, a := range pl.p.args {
+		if len(a.def.offs) == 0 {
+			continue
+		}
+		first, last := a.def.offs[0], a.def.offs[len(a.def.offs)-1]
+		if c.runStart < first || c.runStart > last {
+			continue
+		}
+		if r, err := imageref.Parse(a.val.String()); err == nil && r.SameRepository(pl.updated) {
+			return ""
+		}
+		return fmt.Sprintf("the digest would go into ARG %s, whose default %q is not a reference to the image", a.name, a.val.String())
+	}
+	return "the digest would go outside the reference's instruction"
+}
+
+// runStart is the source offset where the literal run of v holding index k
+// starts.
+func (pl *pinner) runStart(v text, k int) int {
+	for k > 0 && v.offs[k-1] >= 0 && v.offs[k-1] == v.offs[k]-1 {
+		k--
+	}
+	return v.offs[k]
+}
+
+func mergeChange(cs []change, c change) []change {
+	for i := range cs {
+		if cs[i].off == c.off && cs[i].old == c.old && cs[i].repl == c.repl {
+			cs[i].sites = append(cs[i].sites, c.sites...)
+			return cs
+		}
+	}
+	return append(cs, c)
+}
+
+// dropShared drops changes to bytes that other bases (or other changes) use
+// too: pinning an ARG default must not move a reference that does not track
+// the image.
+func (pl *pinner) dropShared(cs []change) []change {
+	var kept []change
+	for i, c := range cs {
+		conflict := ""
+		for j, s := range pl.p.sites {
+			if contains(c.sites, j) || !overlaps(s.val.offs, c.runStart, c.end()) {
+				continue
+			}
+			b := pl.p.file.Bases[j]
+			conflict = fmt.Sprintf("its bytes are shared with %q on line %d, which would change too", b.Raw, b.Line)
+			break
+		}
+		for k, o := range cs {
+			if k != i && conflict == "" && c.runStart < o.end()+1 && o.runStart < c.end()+1 {
+				conflict = "another reference needs to change the same bytes"
+			}
+		}
+		if conflict != "" {
+			for _, si := range c.sites {
+				pl.skip(si, conflict)
+			}
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}
+
+func contains(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// overlaps reports whether any offset in offs lies in [start, end], the end
+// included: a byte right after a run belongs to the same word.
+func overlaps(offs []int, start, end int) bool {
+	for _, o := range offs {
+		if o >= start && o <= end {
+			return true
+		}
+	}
+	return false
+}
+
+func (pl *pinner) apply(cs []change) ([]byte, []Edit) {
+	src := pl.p.lex.src
+	var out bytes.Buffer
+	out.Grow(len(src) + len(cs)*80)
+	var edits []Edit
+	prev := 0
+	for _, c := range cs {
+		out.Write(src[prev:c.off])
+		out.WriteString(c.repl)
+		prev = c.end()
+		edits = append(edits, Edit{
+			Line:   pl.lineOf(c.runStart),
+			Offset: c.runStart,
+			Old:    string(src[c.runStart:c.end()]),
+			New:    string(src[c.runStart:c.off]) + c.repl,
+		})
+	}
+	out.Write(src[prev:])
+	return out.Bytes(), edits
+}
+
+// verify parses the output again: it must have the same instructions,
+// stages and bases, with only the pinned bases moved to the new digest.
+func (pl *pinner) verify(out []byte, cs []change) error {
+	q, err := parse(out, ParseOptions{})
+	if err != nil {
+		return fmt.Errorf("the result does not parse: %w", err)
+	}
+	a, b := pl.p, q
+	if len(a.lex.instructions) != len(b.lex.instructions) {
+		return fmt.Errorf("the result has %d instructions, want %d", len(b.lex.instructions), len(a.lex.instructions))
+	}
+	for i := range a.lex.instructions {
+		x, y := a.lex.instructions[i], b.lex.instructions[i]
+		if x.keyword != y.keyword || x.line != y.line || x.endLine != y.endLine || x.heredocTo != y.heredocTo {
+			return fmt.Errorf("instruction on line %d changed", x.line)
+		}
+	}
+	pinned := map[int]bool{}
+	for _, c := range cs {
+		for _, s := range c.sites {
+			pinned[s] = true
+		}
+	}
+	if len(a.file.Stages) != len(b.file.Stages) {
+		return fmt.Errorf("the result has %d stages, want %d", len(b.file.Stages), len(a.file.Stages))
+	}
+	for i, x := range a.file.Stages {
+		y := b.file.Stages[i]
+		if x.Name != y.Name || x.Line != y.Line || x.Platform != y.Platform || x.FromStage != y.FromStage {
+			return fmt.Errorf("stage %d on line %d changed", i, x.Line)
+		}
+	}
+	if len(a.file.Bases) != len(b.file.Bases) {
+		return fmt.Errorf("the result has %d bases, want %d", len(b.file.Bases), len(a.file.Bases))
+	}
+	for i, x := range a.file.Bases {
+		y := b.file.Bases[i]
+		if x.Kind != y.Kind || x.Line != y.Line || x.Stage != y.Stage || x.StageName != y.StageName ||
+			x.Platform != y.Platform || x.Unresolved != y.Unresolved {
+			return fmt.Errorf("base %q on line %d changed", x.Raw, x.Line)
+		}
+		if !pinned[i] {
+			if x.Raw != y.Raw || x.Ref != y.Ref {
+				return fmt.Errorf("base %q on line %d changed to %q", x.Ref, x.Line, y.Ref)
+			}
+			continue
+		}
+		before, err1 := imageref.Parse(x.Ref)
+		after, err2 := imageref.Parse(y.Ref)
+		if err1 != nil || err2 != nil || !after.SameRepository(before) || after.Tag != before.Tag ||
+			after.WrittenName != before.WrittenName || after.Digest != pl.updated.Digest {
+			return fmt.Errorf("base %q on line %d became %q", x.Ref, x.Line, y.Ref)
+		}
+	}
+	return nil
+}
+
+func (pl *pinner) lineOf(off int) int {
+	lines := pl.p.lex.lines
+	i := sort.Search(len(lines), func(i int) bool { return lines[i].start > off })
+	return i // the 1-based number of the last line starting at or before off
+}
+
+func (pl *pinner) instructionAt(off int) *instruction {
+	line := pl.lineOf(off)
+	ins := pl.p.lex.instructions
+	for i := range ins {
+		if ins[i].line <= line && line <= ins[i].endLine {
+			return &ins[i]
+		}
+	}
+	return nil
+}
+
+// ignored reports whether the instruction carries the marker comment on its
+// first line or in the comment block directly above it.
+func (pl *pinner) ignored(ins *instruction) bool { return pl.ignoredLine(ins.line) }
+
+// ignoredLine reports whether line (1-based) carries the marker, or the
+// comment lines directly above it do.
+func (pl *pinner) ignoredLine(line int) bool {
+	if pl.marked(line) {
+		return true
+	}
+	for l := line - 1; l >= 1 && pl.p.lex.comments[l]; l-- {
+		if pl.marked(l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (pl *pinner) marked(line int) bool {
+	if line < 1 || line > len(pl.p.lex.lines) {
+		return false
+	}
+	return markerRE.Match(pl.p.lex.content(line - 1))
+}
