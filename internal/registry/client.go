@@ -188,14 +188,21 @@ func (c *Client) op(ctx context.Context, f func() error) error {
 	return f()
 }
 
-// Digest implements Resolver: one HEAD of the manifest. A registry that
-// answers HEAD without a digest (or refuses HEAD with 405) is asked with one
-// GET instead. A reference with a digest is checked to exist.
+// Digest implements Resolver: the digest of Head.
 func (c *Client) Digest(ctx context.Context, ref imageref.Ref) (imageref.Digest, error) {
+	d, err := c.Head(ctx, ref)
+	return d.Digest, err
+}
+
+// Head is one HEAD of the manifest: its digest and whether it is an index.
+// A registry that answers HEAD without a digest (or refuses HEAD with 405)
+// is asked with one GET instead. A reference with a digest is checked to
+// exist.
+func (c *Client) Head(ctx context.Context, ref imageref.Ref) (Descriptor, error) {
 	what := fmt.Sprintf("resolving the digest of %q", ref)
 	t, err := c.target(ctx, ref)
 	if err != nil {
-		return "", classify(what, err)
+		return Descriptor{}, classify(what, err)
 	}
 	var desc *v1.Descriptor
 	err = c.op(ctx, func() error {
@@ -210,13 +217,13 @@ func (c *Client) Digest(ctx context.Context, ref imageref.Ref) (imageref.Digest,
 		return err
 	})
 	if err != nil {
-		return "", classify(what, err)
+		return Descriptor{}, classify(what, err)
 	}
 	d, err := imageref.ParseDigest(desc.Digest.String())
 	if err != nil {
-		return "", fmt.Errorf("%s: registry answered: %w", what, err)
+		return Descriptor{}, fmt.Errorf("%s: registry answered: %w", what, err)
 	}
-	return d, nil
+	return Descriptor{Digest: d, MediaType: string(desc.MediaType), Index: desc.MediaType.IsIndex()}, nil
 }
 
 // headUnanswered reports whether a failed HEAD is worth one GET: the

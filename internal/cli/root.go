@@ -1,0 +1,144 @@
+// Package cli is cascade's command line: cobra commands that read flags and
+// environment, build the real clients and run the engine. It is the only
+// package that reads flags or the environment; nothing imports it but main.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/imagecascade/cascade/internal/exitcode"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// Streams are the process's standard streams (swapped in tests).
+type Streams struct {
+	Out, Err io.Writer
+}
+
+// Run executes the command line args and returns the process exit code.
+func Run(ctx context.Context, args []string, s Streams) int {
+	root := newRoot(s)
+	root.SetArgs(args)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitcode.OK
+	}
+	code := exitcode.Of(err)
+	// cobra's own usage errors (unknown flag, missing argument) are
+	// unclassified; they are invalid input.
+	if code == exitcode.Internal && isUsageError(err) {
+		code = exitcode.Invalid
+	}
+	fmt.Fprintf(s.Err, "cascade: %v\n", err)
+	return code
+}
+
+func isUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "flag needs an argument", "invalid argument", "accepts ", "requires ", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+type globals struct {
+	logLevel string
+	streams  Streams
+}
+
+func (g *globals) logger() *slog.Logger {
+	level := slog.LevelWarn
+	switch strings.ToLower(g.logLevel) {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "error":
+		level = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(g.streams.Err, &slog.HandlerOptions{Level: level}))
+}
+
+func newRoot(s Streams) *cobra.Command {
+	g := &globals{streams: s}
+	root := &cobra.Command{
+		Use:   "cascade",
+		Short: "Rebuild what is built on an image, and roll its deployments, when it changes",
+		Long: `cascade brings OpenShift's ImageStream image-change triggers to any CI/CD system.
+
+Run it right after a base image is built: it resolves the new digest, finds the
+images built on it (directly and transitively, from cascade.yaml and their
+Dockerfiles), decides which are stale, rebuilds them and pins the new digest in
+deployment manifests.
+
+Start with:
+  cascade demo                                  # the whole story on an embedded registry
+  cascade plan --image registry.example.com/acme/httpd-base:latest
+
+Every flag can also be set as CASCADE_<FLAG> (e.g. CASCADE_CONFIG, CASCADE_DRY_RUN).
+Exit codes: 0 success (including nothing to do), 1 internal error, 2 invalid input
+or config, 3 partial failure, 4 transient failure (safe to re-run), 5 refused for safety.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return envFallback(cmd)
+		},
+	}
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	root.AddCommand(newPlanCmd(g), newGraphCmd(g), newDemoCmd(g), newVersionCmd(g))
+	root.CompletionOptions.DisableDefaultCmd = true
+	return root
+}
+
+// envFallback sets every flag not given on the command line from
+// CASCADE_<FLAG> (upper case, dashes as underscores).
+func envFallback(cmd *cobra.Command) error {
+	var errs []string
+	set := func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		key := "CASCADE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(key)
+		if !ok {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q: %v", key, v, err))
+			return
+		}
+		f.Changed = true
+	}
+	cmd.Flags().VisitAll(set)
+	cmd.InheritedFlags().VisitAll(set)
+	if len(errs) > 0 {
+		return exitcode.AsInvalid(fmt.Errorf("environment: %s", strings.Join(errs, "; ")))
+	}
+	return nil
+}
+
+func newVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print cascade's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(g.streams.Out, "cascade %s\n", Version)
+			return err
+		},
+	}
+}
