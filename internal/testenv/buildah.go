@@ -136,7 +136,10 @@ func hostEnv() []string {
 
 // Build builds contextDir with buildah (chroot isolation, --pull=always so
 // base images are read from their registry over plain HTTP) and tags the
-// result tag.
+// result tag. Bases must be in a registry: a FROM naming an image that is
+// only in local storage fails. (Built on a local-only base, buildah would
+// record the local manifest digest, which no registry serves, as
+// org.opencontainers.image.base.digest.)
 func (b *Buildah) Build(ctx context.Context, contextDir, tag string, opts BuildOptions) error {
 	format := opts.Format
 	switch format {
