@@ -75,6 +75,7 @@ func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
 		}
 	}
 	changes = pl.dropShared(changes)
+	sort.SliceStable(pl.skips, func(i, j int) bool { return pl.skips[i].Line < pl.skips[j].Line })
 	if len(changes) == 0 {
 		return src, nil, pl.skips, nil
 	}
