@@ -188,18 +188,21 @@ func (c *Client) op(ctx context.Context, f func() error) error {
 	return f()
 }
 
-// Digest implements Resolver: the digest of Head.
+// Digest implements Resolver with Head.
 func (c *Client) Digest(ctx context.Context, ref imageref.Ref) (imageref.Digest, error) {
-	d, err := c.Head(ctx, ref)
+	d, err := c.head(ctx, ref, fmt.Sprintf("resolving the digest of %q", ref))
 	return d.Digest, err
 }
 
-// Head is one HEAD of the manifest: its digest and whether it is an index.
-// A registry that answers HEAD without a digest (or refuses HEAD with 405)
-// is asked with one GET instead. A reference with a digest is checked to
-// exist.
+// Head returns the digest and media type of ref's top-level manifest with
+// one HEAD request. A registry that answers HEAD without a digest or media
+// type (or refuses HEAD with 405) is asked with one GET instead. A reference
+// with a digest is checked to exist.
 func (c *Client) Head(ctx context.Context, ref imageref.Ref) (Descriptor, error) {
-	what := fmt.Sprintf("resolving the digest of %q", ref)
+	return c.head(ctx, ref, fmt.Sprintf("resolving %q", ref))
+}
+
+func (c *Client) head(ctx context.Context, ref imageref.Ref, what string) (Descriptor, error) {
 	t, err := c.target(ctx, ref)
 	if err != nil {
 		return Descriptor{}, classify(what, err)
@@ -219,7 +222,7 @@ func (c *Client) Head(ctx context.Context, ref imageref.Ref) (Descriptor, error)
 	if err != nil {
 		return Descriptor{}, classify(what, err)
 	}
-	d, err := imageref.ParseDigest(desc.Digest.String())
+	d, err := digestOf(desc.Digest)
 	if err != nil {
 		return Descriptor{}, fmt.Errorf("%s: registry answered: %w", what, err)
 	}

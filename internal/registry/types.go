@@ -87,9 +87,12 @@ type Resolver interface {
 	Inspect(ctx context.Context, ref imageref.Ref, labels bool) (*Image, error)
 }
 
-// Descriptor is what a HEAD request tells about a manifest.
+// Descriptor is what a HEAD request tells about a manifest (see
+// Client.Head).
 type Descriptor struct {
-	Digest    imageref.Digest
+	// Digest of the manifest.
+	Digest imageref.Digest
+	// MediaType of the manifest, as the registry's Content-Type says.
 	MediaType string
 	// Index is true for an image index or a Docker manifest list.
 	Index bool

@@ -1,0 +1,4 @@
+package registry
+
+// WithRetryBackoff lets tests retry without waiting.
+var WithRetryBackoff = withRetryBackoff
