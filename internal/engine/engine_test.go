@@ -1,0 +1,396 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imagecascade/cascade/internal/config"
+	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/registry"
+)
+
+// counter counts requests by "METHOD kind repo" where kind is manifests or
+// blobs, and everything else by "METHOD path".
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+	rt http.RoundTripper
+}
+
+func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	key := r.Method + " " + r.URL.Path
+	if i := strings.Index(r.URL.Path, "/manifests/"); i > 0 {
+		key = r.Method + " manifests " + strings.TrimPrefix(r.URL.Path[:i], "/v2/")
+	} else if i := strings.Index(r.URL.Path, "/blobs/"); i > 0 {
+		key = r.Method + " blobs " + strings.TrimPrefix(r.URL.Path[:i], "/v2/")
+	}
+	c.mu.Lock()
+	c.n[key]++
+	c.mu.Unlock()
+	return c.rt.RoundTrip(r)
+}
+
+func (c *counter) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	c.n = map[string]int{}
+	return out
+}
+
+type fixture struct {
+	t     *testing.T
+	host  string
+	count *counter
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return &fixture{t: t, host: u.Host, count: &counter{n: map[string]int{}, rt: http.DefaultTransport}}
+}
+
+func (f *fixture) ref(repo string) string { return f.host + "/" + repo }
+
+func (f *fixture) push(repo string, img v1.Image) v1.Hash {
+	f.t.Helper()
+	r, err := name.ParseReference(f.ref(repo))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		f.t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	return d
+}
+
+func (f *fixture) pushIndex(repo string, idx v1.ImageIndex) v1.Hash {
+	f.t.Helper()
+	r, err := name.ParseReference(f.ref(repo))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		f.t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	return d
+}
+
+func (f *fixture) engine(cfgYAML string) *Engine {
+	f.t.Helper()
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(cfgYAML, "HOST", f.host)), "cascade.yaml")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res, err := registry.New(registry.WithTransport(f.count), registry.WithKeychain(authn.NewMultiKeychain()))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &Engine{Config: cfg, Workspace: f.t.TempDir(), Resolver: res}
+}
+
+func oci(img v1.Image) v1.Image {
+	return mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
+}
+
+func layer(t *testing.T) v1.Layer {
+	t.Helper()
+	l, err := random.Layer(64, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func on(t *testing.T, base v1.Image) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(base, layer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return oci(img)
+}
+
+func annotated(img v1.Image, baseName string, d v1.Hash) v1.Image {
+	return mutate.Annotations(img, map[string]string{registry.BaseNameKey: baseName, registry.BaseDigestKey: d.String()}).(v1.Image)
+}
+
+func labelled(t *testing.T, img v1.Image, baseName string, d v1.Hash) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config
+	cfg.Labels = map[string]string{registry.BaseNameKey: baseName, registry.BaseDigestKey: d.String()}
+	out, err := mutate.Config(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+const singleConfig = `version: 1
+images:
+  - {name: base, image: HOST/base:latest, rebuild: {rebase: {}}}
+  - {name: ann-new, image: HOST/ann-new:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: ann-old, image: HOST/ann-old:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: label-old, image: HOST/label-old:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: layers-new, image: HOST/layers-new:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: layers-old, image: HOST/layers-old:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: nothing, image: HOST/nothing:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: missing, image: HOST/missing:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: child, image: HOST/child:latest, from: [HOST/ann-old], rebuild: {rebase: {}}}
+`
+
+// TestPlanEvidence covers each kind of evidence on a real (in-process)
+// registry with images built by mutate, and counts the registry requests.
+func TestPlanEvidence(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	root := oci(mutate.MediaType(empty.Image, types.OCIManifestSchema1))
+	root, _ = mutate.AppendLayers(root, layer(t))
+	v1img := on(t, root)
+	v1d := f.push("base", v1img)
+	baseName := f.ref("base:latest")
+	f.push("ann-old", annotated(on(t, v1img), baseName, v1d))
+	f.push("label-old", labelled(t, on(t, v1img), baseName, v1d))
+	f.push("layers-old", on(t, v1img))
+	f.push("nothing", on(t, root)) // shares only the root layer... see below
+	v2img := on(t, root)
+	v2d := f.push("base", v2img)
+	f.push("ann-new", annotated(on(t, v2img), baseName, v2d))
+	f.push("layers-new", on(t, v2img))
+	// An image with no annotation, no label and no layer in common.
+	unrelated, _ := random.Image(64, 2)
+	f.push("nothing", unrelated)
+	f.push("child", annotated(on(t, v1img), f.ref("ann-old:latest"), v1d))
+
+	e := f.engine(singleConfig)
+	f.count.reset()
+	p, err := e.Plan(context.Background(), imageref.MustParse(baseName), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range p.Dependents {
+		got[d.Name] = fmt.Sprintf("%s/%s/%s", d.Status, d.Evidence, d.Action)
+	}
+	want := map[string]string{
+		"ann-new":    "current/annotation/skip",
+		"ann-old":    "stale/annotation/dispatch",
+		"label-old":  "stale/label/dispatch",
+		"layers-new": "current/layers/skip",
+		"layers-old": "stale/layers/dispatch",
+		"nothing":    "unknown/none/hold",
+		"missing":    "unknown/not-found/hold",
+		"child":      "stale/transitive/cascade",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	if p.Digest != v2d.String() {
+		t.Errorf("plan digest = %s, want %s", p.Digest, v2d)
+	}
+
+	// Requests: one HEAD for the updated image; one manifest GET per
+	// dependent; the base's manifest once because layer evidence needs it;
+	// config blobs only for dependents without base annotations.
+	n := f.count.reset()
+	if got := n["HEAD manifests base"]; got != 1 {
+		t.Errorf("HEAD base = %d, want 1", got)
+	}
+	if got := n["GET manifests base"]; got != 1 {
+		t.Errorf("GET base manifest = %d, want 1 (layers needed)", got)
+	}
+	for _, dep := range []string{"ann-new", "ann-old", "label-old", "layers-new", "layers-old", "nothing", "missing", "child"} {
+		if got := n["GET manifests "+dep]; got != 1 {
+			t.Errorf("GET manifests %s = %d, want 1", dep, got)
+		}
+		if got := n["HEAD manifests "+dep]; got != 0 {
+			t.Errorf("HEAD manifests %s = %d, want 0", dep, got)
+		}
+	}
+	for _, dep := range []string{"ann-new", "ann-old", "child"} {
+		if got := n["GET blobs "+dep]; got != 0 {
+			t.Errorf("GET blobs %s = %d, want 0 (annotations suffice)", dep, got)
+		}
+	}
+	// One session for the registry: go-containerregistry pings a
+	// loopback (insecure) registry once per scheme, https and http, in
+	// parallel — never once per repository.
+	if got := n["GET /v2/"]; got > 2 {
+		t.Errorf("pings = %d, want at most 2 (one session per registry)", got)
+	}
+	total := 0
+	for _, v := range n {
+		total += v
+	}
+	t.Logf("requests: %d total: %v", total, n)
+}
+
+// TestPlanAnnotationsOnlyIsOneHeadPlusOneGetEach: when every dependent
+// records its base, the updated image costs one HEAD and nothing else.
+func TestPlanAnnotationsOnlyIsOneHeadPlusOneGetEach(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base := on(t, oci(empty.Image))
+	d := f.push("base", base)
+	cfg := "version: 1\nimages:\n  - {name: base, image: HOST/base:latest, rebuild: {rebase: {}}}\n"
+	for i := range 20 {
+		f.push(fmt.Sprintf("app%d", i), annotated(on(t, base), f.ref("base:latest"), d))
+		cfg += fmt.Sprintf("  - {name: app%d, image: HOST/app%d:latest, from: [HOST/base], rebuild: {rebase: {}}}\n", i, i)
+	}
+	e := f.engine(cfg)
+	f.count.reset()
+	p, err := e.Plan(context.Background(), imageref.MustParse(f.ref("base:latest")), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Summary.Current != 20 {
+		t.Errorf("current = %d, want 20", p.Summary.Current)
+	}
+	n := f.count.reset()
+	total := 0
+	for k, v := range n {
+		if k != "GET /v2/" {
+			total += v
+		}
+	}
+	if total != 21 || n["HEAD manifests base"] != 1 {
+		t.Errorf("requests = %d (%v), want 21: 1 HEAD + 20 manifest GETs", total, n)
+	}
+}
+
+// TestR04_MultiArchOnRegistry: a multi-arch base and dependent with
+// per-platform annotations and an attestation entry.
+func TestR04_MultiArchOnRegistry(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	amd := on(t, oci(empty.Image))
+	arm := on(t, oci(empty.Image))
+	attest := on(t, oci(empty.Image))
+	plat := func(os, arch string) *v1.Platform { return &v1.Platform{OS: os, Architecture: arch} }
+	baseIdx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: plat("linux", "amd64")}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: plat("linux", "arm64")}},
+		mutate.IndexAddendum{Add: attest, Descriptor: v1.Descriptor{Platform: plat("unknown", "unknown"),
+			Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"}}},
+	)
+	baseD := f.pushIndex("base", baseIdx)
+	amdD, _ := amd.Digest()
+	armD, _ := arm.Digest()
+	baseName := f.ref("base:latest")
+	oldD := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
+
+	depIdx := func(amdBase, armBase v1.Hash) v1.ImageIndex {
+		return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+			mutate.IndexAddendum{Add: annotated(on(t, amd), baseName, amdBase), Descriptor: v1.Descriptor{Platform: plat("linux", "amd64")}},
+			mutate.IndexAddendum{Add: annotated(on(t, arm), baseName, armBase), Descriptor: v1.Descriptor{Platform: plat("linux", "arm64")}},
+			mutate.IndexAddendum{Add: on(t, attest), Descriptor: v1.Descriptor{Platform: plat("unknown", "unknown")}},
+		)
+	}
+	f.pushIndex("current", depIdx(amdD, armD))
+	f.pushIndex("half", depIdx(amdD, oldD))
+	f.pushIndex("swapped", depIdx(armD, amdD))
+	cfg := `version: 1
+images:
+  - {name: base, image: HOST/base:latest, rebuild: {rebase: {}}}
+  - {name: current, image: HOST/current:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: half, image: HOST/half:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: swapped, image: HOST/swapped:latest, from: [HOST/base], rebuild: {rebase: {}}}
+`
+	e := f.engine(cfg)
+	f.count.reset()
+	p, err := e.Plan(context.Background(), imageref.MustParse(baseName), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Index || p.Digest != baseD.String() {
+		t.Errorf("plan index=%v digest=%s, want index %s", p.Index, p.Digest, baseD)
+	}
+	got := map[string][]string{}
+	for _, d := range p.Dependents {
+		s := []string{string(d.Status)}
+		for _, pl := range d.Platforms {
+			s = append(s, pl.Platform+"="+string(pl.Status))
+		}
+		got[d.Name] = s
+	}
+	want := map[string][]string{
+		"current": {"current", "linux/amd64=current", "linux/arm64=current"},
+		"half":    {"stale", "linux/amd64=current", "linux/arm64=stale"},
+		"swapped": {"stale", "linux/amd64=stale", "linux/arm64=stale"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("platform verdicts (-want +got):\n%s", diff)
+	}
+	// 1 HEAD + base index + 2 base platforms; per dependent 1 index + 2
+	// platforms; attestation manifests never fetched.
+	n := f.count.reset()
+	manifests := 0
+	for k, v := range n {
+		if strings.Contains(k, " manifests ") {
+			manifests += v
+		}
+	}
+	if want := 1 + 3 + 3*3; manifests != want {
+		t.Errorf("manifest requests = %d, want %d: %v", manifests, want, n)
+	}
+}
+
+func TestPlanRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	e := f.engine(`version: 1
+registries: {allow: [other.example.com]}
+images:
+  - {name: base, image: HOST/base:latest, rebuild: {rebase: {}}}
+  - {name: app, image: HOST/app:latest, from: [HOST/base], rebuild: {rebase: {}}}
+`)
+	f.count.reset()
+	_, err := e.Plan(context.Background(), imageref.MustParse(f.ref("base:latest")), PlanOptions{})
+	if exitcode.Of(err) != exitcode.Refused {
+		t.Errorf("host off the allowlist: %v (exit %d), want exit 5", err, exitcode.Of(err))
+	}
+	if n := f.count.reset(); len(n) != 0 {
+		t.Errorf("requests made to a host not allowed: %v", n)
+	}
+
+	cyc := f.engine(`version: 1
+images:
+  - {name: a, image: HOST/a:latest, from: [HOST/b], rebuild: {rebase: {}}}
+  - {name: b, image: HOST/b:latest, from: [HOST/a], rebuild: {rebase: {}}}
+`)
+	_, err = cyc.Plan(context.Background(), imageref.MustParse(f.ref("a:latest")), PlanOptions{})
+	if exitcode.Of(err) != exitcode.Refused || !strings.Contains(err.Error(), "a -> b -> a") {
+		t.Errorf("cycle: %v, want exit 5 naming a -> b -> a", err)
+	}
+	if n := f.count.reset(); len(n) != 0 {
+		t.Errorf("requests made despite a cycle: %v", n)
+	}
+}
