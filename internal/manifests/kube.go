@@ -1,0 +1,191 @@
+package manifests
+
+import (
+	"fmt"
+	"strconv"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// podSpecPaths says where each workload kind keeps its pod spec.
+var podSpecPaths = map[string][]string{
+	"Pod":                   {"spec"},
+	"PodTemplate":           {"template", "spec"},
+	"Deployment":            {"spec", "template", "spec"},
+	"StatefulSet":           {"spec", "template", "spec"},
+	"DaemonSet":             {"spec", "template", "spec"},
+	"ReplicaSet":            {"spec", "template", "spec"},
+	"Job":                   {"spec", "template", "spec"},
+	"ReplicationController": {"spec", "template", "spec"},
+	"DeploymentConfig":      {"spec", "template", "spec"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// containerLists are the pod spec fields holding containers.
+var containerLists = []string{"initContainers", "containers", "ephemeralContainers"}
+
+// document dispatches one YAML document on what it is: a kustomization, a
+// List, a Kubernetes object, or (without kind) a values file.
+func (r *rewriter) document(doc *yaml.Node, kustomizationFile bool) {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		o := &ObjectResult{}
+		r.generic(o, root, "", 0)
+		r.addObject(o)
+		return
+	}
+	kind := scalarValue(root, "kind")
+	switch {
+	case kind == "Kustomization" || kustomizationFile && (kind == "" || kind == "Component"):
+		r.formats["kustomize"] = true
+		r.kustomization(root)
+	case kind != "" && mapGet(root, "apiVersion") != nil:
+		r.formats["kubernetes"] = true
+		r.object(root, "", 0)
+	default:
+		r.values(root)
+	}
+}
+
+func (r *rewriter) addObject(o *ObjectResult) {
+	if len(o.Changes) > 0 {
+		r.objects = append(r.objects, *o)
+	}
+}
+
+// object handles one Kubernetes object; field paths start with prefix
+// (non-empty for List items).
+func (r *rewriter) object(m *yaml.Node, prefix string, depth int) {
+	kind := scalarValue(m, "kind")
+	meta := mapGet(m, "metadata")
+	o := &ObjectResult{Kind: kind, Name: scalarValue(meta, "name")}
+	defer r.addObject(o)
+	if items := mapGet(m, "items"); items != nil && items.Kind == yaml.SequenceNode && (kind == "List" || len(kind) > 4 && kind[len(kind)-4:] == "List") {
+		for i, item := range items.Content {
+			if item.Kind == yaml.MappingNode {
+				r.object(item, fmt.Sprintf("%sitems[%d].", prefix, i), depth+1)
+			}
+		}
+		return
+	}
+	path, known := podSpecPaths[kind]
+	if !known {
+		// Custom resources and other kinds: every "image" field.
+		r.generic(o, m, prefix, 0)
+		return
+	}
+	spec, field := m, prefix
+	for _, p := range path {
+		spec = mapGet(spec, p)
+		field += p + "."
+	}
+	if spec == nil || spec.Kind != yaml.MappingNode {
+		return
+	}
+	trig := r.triggers(meta, prefix)
+	for _, list := range containerLists {
+		seq := mapGet(spec, list)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, c := range seq.Content {
+			if c.Kind != yaml.MappingNode {
+				continue
+			}
+			name := scalarValue(c, "name")
+			id := name
+			if id == "" {
+				id = strconv.Itoa(i)
+			}
+			f := fmt.Sprintf("%s%s[%s].image", field, list, id)
+			img := mapGet(c, "image")
+			if img == nil {
+				if mv := mergedValue(c, "image"); mv != nil && mv.Kind == yaml.ScalarNode && r.sameRepo(mv.Value) {
+					r.skip(c, f, mv.Value, "image comes from a << merge key; merges are not expanded")
+				}
+				continue
+			}
+			r.container(o, f, img, trig.lookup(list, i, name))
+		}
+	}
+}
+
+// container pins one container's image, as the trigger annotation allows.
+func (r *rewriter) container(o *ObjectResult, field string, img *yaml.Node, sel selection) {
+	switch sel {
+	case notGoverned:
+		r.pinRef(o, field, img)
+	case paused:
+		if img.Kind == yaml.ScalarNode && r.sameRepo(img.Value) {
+			r.skip(img, field, img.Value, "its image.openshift.io/triggers entry is paused")
+		}
+	case notNamed:
+		if img.Kind == yaml.ScalarNode && r.sameRepo(img.Value) {
+			r.skip(img, field, img.Value, "not named by the image.openshift.io/triggers entry for this image")
+		}
+	case named:
+		r.triggered(o, field, img)
+	}
+}
+
+// values handles a document without kind: Helm values, or any other YAML.
+func (r *rewriter) values(root *yaml.Node) {
+	o := &ObjectResult{}
+	defer r.addObject(o)
+	for _, h := range r.helm {
+		repo := lookupPath(root, h.Repository)
+		if repo == nil {
+			continue
+		}
+		r.helmImage(o, "", lookupPath(root, h.Registry), repo, lookupPath(root, h.Tag), lookupPath(root, h.Digest), h)
+	}
+	r.generic(o, root, "", 0)
+	if len(o.Changes) > 0 && r.formats["helm"] {
+		o.Kind = "values"
+	}
+}
+
+// generic visits every "image" key under n: a scalar is pinned as a
+// reference, a mapping with a "repository" key as a Helm image. Aliases are
+// never followed.
+func (r *rewriter) generic(o *ObjectResult, n *yaml.Node, field string, depth int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+				continue
+			}
+			f := field + k.Value
+			if k.Value == "image" {
+				switch v.Kind {
+				case yaml.ScalarNode, yaml.AliasNode:
+					r.pinRef(o, f, v)
+					continue
+				case yaml.MappingNode:
+					if repo := mapGet(v, "repository"); repo != nil {
+						h := HelmPaths{Registry: f + ".registry", Repository: f + ".repository", Tag: f + ".tag", Digest: f + ".digest"}
+						r.helmImage(o, f, mapGet(v, "registry"), repo, mapGet(v, "tag"), mapGet(v, "digest"), h)
+						continue
+					}
+				}
+			}
+			r.generic(o, v, f+".", depth+1)
+		}
+	case yaml.SequenceNode:
+		base := field
+		if len(base) > 0 && base[len(base)-1] == '.' {
+			base = base[:len(base)-1]
+		}
+		for i, v := range n.Content {
+			id := scalarValue(v, "name")
+			if id == "" {
+				id = strconv.Itoa(i)
+			}
+			r.generic(o, v, fmt.Sprintf("%s[%s].", base, id), depth+1)
+		}
+	}
+}

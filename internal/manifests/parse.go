@@ -1,0 +1,183 @@
+package manifests
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/imagecascade/cascade/internal/exitcode"
+)
+
+// errLimit marks a file refused for exceeding a parse limit or being
+// ambiguous (duplicate keys, alias cycles). Such a file is always an error,
+// never merely skipped.
+var errLimit = errors.New("refused to parse")
+
+// parseYAML parses every document of src within the limits. Positions of the
+// returned nodes are relative to the whole file. Errors are classified
+// exitcode.AsInvalid; those wrapping errLimit are hostile or ambiguous input
+// rather than mere syntax errors.
+func parseYAML(src []byte, lim Limits) ([]*yaml.Node, error) {
+	if int64(len(src)) > lim.MaxFileBytes {
+		return nil, exitcode.AsInvalid(fmt.Errorf("%w: %d bytes, over the limit of %d", errLimit, len(src), lim.MaxFileBytes))
+	}
+	if !utf8.Valid(src) {
+		return nil, exitcode.AsInvalid(fmt.Errorf("%w: not UTF-8", errLimit))
+	}
+	if d := flowDepth(src); d > lim.MaxDepth {
+		return nil, exitcode.AsInvalid(fmt.Errorf("%w: nesting deeper than %d", errLimit, lim.MaxDepth))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var docs []*yaml.Node
+	aliases := 0
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, exitcode.AsInvalid(fmt.Errorf("parsing YAML: %w", err))
+		}
+		if len(docs) == lim.MaxDocuments {
+			return nil, exitcode.AsInvalid(fmt.Errorf("%w: more than %d documents", errLimit, lim.MaxDocuments))
+		}
+		c := checker{lim: lim, aliases: aliases, sizes: map[*yaml.Node]int{}}
+		if err := c.check(&doc, 0); err != nil {
+			return nil, exitcode.AsInvalid(fmt.Errorf("%w: document %d: %w", errLimit, len(docs)+1, err))
+		}
+		aliases = c.aliases
+		docs = append(docs, &doc)
+	}
+	return docs, nil
+}
+
+// flowDepth is a cheap upper bound of the flow nesting ([ and {) outside
+// quotes and comments, so that "[[[[…" is refused before the parser
+// recurses into it. Block nesting costs indentation bytes and is bounded by
+// the file size; checker measures it exactly.
+func flowDepth(src []byte) int {
+	depth, max := 0, 0
+	var quote byte
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case quote == '"' && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			if i == 0 || !isWordByte(src[i-1]) {
+				quote = c
+			}
+		case c == '#' && (i == 0 || isBlankOrBreak(src[i-1])):
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+		case c == '[' || c == '{':
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case c == ']' || c == '}':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return max
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+// checker enforces the depth, alias and expansion limits and rejects
+// duplicate mapping keys, without ever following an alias.
+type checker struct {
+	lim     Limits
+	aliases int
+	sizes   map[*yaml.Node]int // expanded size of nodes, -1 while being measured
+}
+
+func (c *checker) check(n *yaml.Node, depth int) error {
+	if depth > c.lim.MaxDepth+1 { // the document node adds one level
+		return fmt.Errorf("nesting deeper than %d", c.lim.MaxDepth)
+	}
+	if n.Kind == yaml.AliasNode {
+		c.aliases++
+		if c.aliases > c.lim.MaxAliases {
+			return fmt.Errorf("more than %d aliases", c.lim.MaxAliases)
+		}
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		seen := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				continue
+			}
+			key := k.Tag + "\x00" + k.Value
+			if line, dup := seen[key]; dup {
+				return fmt.Errorf("line %d: key %q already defined at line %d", k.Line, k.Value, line)
+			}
+			seen[key] = k.Line
+		}
+	}
+	for _, ch := range n.Content {
+		if err := c.check(ch, depth+1); err != nil {
+			return err
+		}
+	}
+	if depth == 0 {
+		size, err := c.expanded(n, 0)
+		if err != nil {
+			return err
+		}
+		if size > maxExpandedNodes {
+			return fmt.Errorf("aliases would expand to more than %d nodes", maxExpandedNodes)
+		}
+	}
+	return nil
+}
+
+// expanded is the node count of n with aliases expanded, computed without
+// expanding them (memoized per node) and capped just over the limit.
+func (c *checker) expanded(n *yaml.Node, depth int) (int, error) {
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return 1, nil
+		}
+		n = n.Alias
+	}
+	if s, ok := c.sizes[n]; ok {
+		if s < 0 {
+			return 0, fmt.Errorf("alias cycle at line %d", n.Line)
+		}
+		return s, nil
+	}
+	if depth > 4*c.lim.MaxDepth {
+		return 0, fmt.Errorf("aliases nest deeper than %d", 4*c.lim.MaxDepth)
+	}
+	c.sizes[n] = -1
+	size := 1
+	for _, ch := range n.Content {
+		s, err := c.expanded(ch, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		size += s
+		if size > maxExpandedNodes {
+			size = maxExpandedNodes + 1
+		}
+	}
+	c.sizes[n] = size
+	return size, nil
+}

@@ -1,0 +1,121 @@
+package manifests
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	udiff "github.com/aymanbagabas/go-udiff"
+)
+
+// Result is what Update found and did: file → object → change.
+type Result struct {
+	Files []FileResult `json:"files"`
+}
+
+// FileResult is one file looked at.
+type FileResult struct {
+	// Path is slash-separated and relative to the workspace.
+	Path string `json:"path"`
+	// Format is kubernetes, kustomize, helm, yaml or dockerfile.
+	Format string `json:"format"`
+	// Objects lists the objects with changes, in file order.
+	Objects []ObjectResult `json:"objects,omitempty"`
+	// Skipped lists references of the updated repository that were left
+	// alone, each with its reason.
+	Skipped []Skip `json:"skipped,omitempty"`
+	// Error says why the file could not be processed; the file is untouched.
+	Error string `json:"error,omitempty"`
+
+	err      error
+	original []byte
+	updated  []byte
+}
+
+// ObjectResult is one Kubernetes object, kustomization or values document.
+type ObjectResult struct {
+	Kind    string   `json:"kind,omitempty"`
+	Name    string   `json:"name,omitempty"`
+	Changes []Change `json:"changes"`
+}
+
+// Change is one value replaced. Line and Column are 1-based positions of the
+// value in the original file.
+type Change struct {
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	Field  string `json:"field"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+}
+
+// Skip is a reference of the updated repository that was left alone.
+type Skip struct {
+	Line   int    `json:"line"`
+	Field  string `json:"field,omitempty"`
+	Ref    string `json:"ref"`
+	Reason string `json:"reason"`
+}
+
+// Changed reports whether the file has changes.
+func (f FileResult) Changed() bool {
+	for _, o := range f.Objects {
+		if len(o.Changes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Err is the file's error with its exit-code class, nil when it was processed.
+func (f FileResult) Err() error { return f.err }
+
+// Changed lists the paths of the files with changes, sorted.
+func (r *Result) Changed() []string {
+	var out []string
+	for _, f := range r.Files {
+		if f.Changed() {
+			out = append(out, f.Path)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Err joins the errors of the files that could not be processed (each keeps
+// its exit-code class), nil when every file was processed.
+func (r *Result) Err() error {
+	var errs []error
+	for _, f := range r.Files {
+		if f.err != nil {
+			errs = append(errs, f.err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Diff is a unified diff of the changed files, for reports.
+func (r *Result) Diff() string {
+	var b strings.Builder
+	for _, f := range r.Files {
+		if !f.Changed() {
+			continue
+		}
+		b.WriteString(udiff.Unified("a/"+f.Path, "b/"+f.Path, string(f.original), string(f.updated)))
+	}
+	return b.String()
+}
+
+// Summary is one line per change, for logs: "path:line: field: old -> new".
+func (r *Result) Summary() string {
+	var b strings.Builder
+	for _, f := range r.Files {
+		for _, o := range f.Objects {
+			for _, c := range o.Changes {
+				fmt.Fprintf(&b, "%s:%d: %s: %s -> %s\n", f.Path, c.Line, c.Field, c.Old, c.New)
+			}
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,1 @@
+FROM registry.example.com/acme/app:2.0
