@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -322,6 +324,65 @@ func TestConcurrentCallersShareOnePing(t *testing.T) {
 	}
 	wg.Wait()
 	if diff := cmp.Diff(map[string]int{"GET ping": 1, "HEAD manifest": n}, c.counts()); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+}
+
+// inFlight records the most manifest requests a registry was serving at
+// once.
+type inFlight struct {
+	mu       sync.Mutex
+	now, max int
+}
+
+func (f *inFlight) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodGet {
+			f.mu.Lock()
+			f.now++
+			f.max = max(f.max, f.now)
+			f.mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			// Leave before answering: the client holds its slot until
+			// it has the answer, so this interval lies within it.
+			f.mu.Lock()
+			f.now--
+			f.mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestConcurrencyBoundsRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	var f inFlight
+	host := newRegistry(t, f.wrap)
+	var refs []imageref.Ref
+	for i := range 6 {
+		r := fmt.Sprintf("%s/acme/app-%d:latest", host, i)
+		var adds []mutate.IndexAddendum
+		for _, arch := range []string{"amd64", "arm64", "s390x"} {
+			adds = append(adds, mutate.IndexAddendum{Add: randomImage(t, nil, 1, nil, nil),
+				Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+		}
+		pushIndex(t, r, mutate.AppendManifests(empty.Index, adds...))
+		refs = append(refs, mustParse(t, r))
+	}
+	f.mu.Lock()
+	f.max = 0 // pushing checks manifests concurrently
+	f.mu.Unlock()
+	c := newCounter()
+	cl := newClient(t, c, registry.WithConcurrency(2))
+	_, errs := cl.InspectAll(context.Background(), refs, false)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.max != 2 {
+		t.Errorf("%d manifest requests in flight at once, want 2 (the bound, reached)", f.max)
+	}
+	if diff := cmp.Diff(map[string]int{"GET ping": 1, "GET manifest": 6 * 4}, c.counts()); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
