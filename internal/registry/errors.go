@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -66,6 +67,11 @@ func classify(what string, err error) error {
 	var refused *HostNotAllowedError
 	if errors.As(err, &refused) {
 		return exitcode.AsRefused(fmt.Errorf("%s: %w", what, refused))
+	}
+	if strings.Contains(err.Error(), "no token in bearer response") {
+		// go-containerregistry quotes the whole token response, which
+		// may hold a refresh token.
+		return exitcode.AsTransient(fmt.Errorf("%s: %w: the token service answered without a token", what, ErrUnauthorized))
 	}
 	redactURL(err)
 	var te *transport.Error

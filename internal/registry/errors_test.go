@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -345,5 +346,53 @@ func TestPrepareBatchesScopes(t *testing.T) {
 	}
 	if got := c.counts(); len(got) != 0 {
 		t.Errorf("second Prepare made requests: %v", got)
+	}
+}
+
+// tokenService fronts next with a bearer challenge whose token service
+// answers status and body.
+func tokenService(status int, body string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/token" {
+				w.WriteHeader(status)
+				io.WriteString(w, body)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test"`, r.Host))
+			w.WriteHeader(http.StatusUnauthorized)
+		})
+	}
+}
+
+func TestTokenFailuresNameNoSecret(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{name: "credentials rejected", status: http.StatusUnauthorized,
+			body: `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`},
+		{name: "no token in the answer", status: http.StatusOK, body: `{"refresh_token":"` + secret + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			host := newRegistry(t, tokenService(tt.status, tt.body))
+			c := newCounter()
+			cl := newClient(t, c, registry.WithKeychain(secretKeychain{}))
+			ref := host + "/acme/app:latest"
+			_, err := cl.Inspect(context.Background(), mustParse(t, ref), false)
+			if !errors.Is(err, registry.ErrUnauthorized) || exitcode.Of(err) != exitcode.Transient {
+				t.Fatalf("error %v (exit %d), want ErrUnauthorized, exit 4", err, exitcode.Of(err))
+			}
+			if msg := err.Error(); strings.Contains(msg, secret) || !strings.Contains(msg, ref) {
+				t.Errorf("error %q should name %q and not the credential", msg, ref)
+			}
+			if diff := cmp.Diff(map[string]int{"GET ping": 1, "GET token": 1}, c.counts()); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
