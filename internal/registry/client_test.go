@@ -269,7 +269,7 @@ func TestInspectIndexSkipsAttestations(t *testing.T) {
 	}
 }
 
-func TestInspectAllOnePingPerRegistry(t *testing.T) {
+func TestInspectManyRepositoriesOnePing(t *testing.T) {
 	t.Parallel()
 	host := newRegistry(t, nil)
 	const n = 6
@@ -282,27 +282,48 @@ func TestInspectAllOnePingPerRegistry(t *testing.T) {
 			want[i] = push(t, r, randomImage(t, nil, 1, nil, nil))
 		}
 	}
-	c := newCounter()
-	cl := newClient(t, c, registry.WithConcurrency(3))
-
-	images, errs := cl.InspectAll(context.Background(), refs, false)
-	for i := range n {
-		if i == 3 {
-			if !errors.Is(errs[i], registry.ErrNotFound) || images[i] != nil {
-				t.Errorf("[%d] = %v, %v; want nil, ErrNotFound", i, images[i], errs[i])
+	modes := map[string]func(*registry.Client) ([]*registry.Image, []error){
+		"InspectAll": func(cl *registry.Client) ([]*registry.Image, []error) {
+			return cl.InspectAll(context.Background(), refs, false)
+		},
+		"Prepare then Inspect each": func(cl *registry.Client) ([]*registry.Image, []error) {
+			if err := cl.Prepare(context.Background(), refs); err != nil {
+				t.Fatalf("Prepare: %v", err)
 			}
-			continue
-		}
-		if errs[i] != nil {
-			t.Errorf("[%d]: %v", i, errs[i])
-			continue
-		}
-		if images[i].Digest != want[i] || images[i].Ref != refs[i] {
-			t.Errorf("[%d] = %s %s, want %s %s", i, images[i].Ref, images[i].Digest, refs[i], want[i])
-		}
+			images, errs := make([]*registry.Image, n), make([]error, n)
+			var wg sync.WaitGroup
+			for i, r := range refs {
+				wg.Go(func() { images[i], errs[i] = cl.Inspect(context.Background(), r, false) })
+			}
+			wg.Wait()
+			return images, errs
+		},
 	}
-	if diff := cmp.Diff(map[string]int{"GET ping": 1, "GET manifest": n}, c.counts()); diff != "" {
-		t.Errorf("requests (-want +got):\n%s", diff)
+	for mode, inspect := range modes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			c := newCounter()
+			cl := newClient(t, c, registry.WithConcurrency(3))
+			images, errs := inspect(cl)
+			for i := range n {
+				if i == 3 {
+					if !errors.Is(errs[i], registry.ErrNotFound) || images[i] != nil {
+						t.Errorf("[%d] = %v, %v; want nil, ErrNotFound", i, images[i], errs[i])
+					}
+					continue
+				}
+				if errs[i] != nil {
+					t.Errorf("[%d]: %v", i, errs[i])
+					continue
+				}
+				if images[i].Digest != want[i] || images[i].Ref != refs[i] {
+					t.Errorf("[%d] = %s %s, want %s %s", i, images[i].Ref, images[i].Digest, refs[i], want[i])
+				}
+			}
+			if diff := cmp.Diff(map[string]int{"GET ping": 1, "GET manifest": n}, c.counts()); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
