@@ -183,6 +183,17 @@ type byteEdit struct{ start, end int } // a run of a (deleted, or an insertion p
 // deleted and the points of a where bytes are inserted.
 func lineEdits(a, b string) []byteEdit {
 	n, m := len(a), len(b)
+	if n*m > 1<<22 { // long lines: one run between the common prefix and suffix
+		p := 0
+		for p < n && p < m && a[p] == b[p] {
+			p++
+		}
+		s := 0
+		for s < n-p && s < m-p && a[n-1-s] == b[m-1-s] {
+			s++
+		}
+		return []byteEdit{{p, n - s}}
+	}
 	l := make([][]int32, n+1)
 	for i := range l {
 		l[i] = make([]int32, m+1)

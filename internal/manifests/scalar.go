@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,8 +54,8 @@ func (x *lineIndex) locate(n *yaml.Node) (span, error) {
 		if end >= len(src) {
 			return span{}, fmt.Errorf("line %d: unterminated double-quoted value", n.Line)
 		}
-		if text := string(src[off+1 : end]); text != n.Value {
-			return span{}, fmt.Errorf("%w: double-quoted value with escapes or line breaks", errNotEditable)
+		if text := string(src[off+1 : end]); text != n.Value && !decodesTo(src[off:end+1], n.Value) {
+			return span{}, fmt.Errorf("%w: double-quoted value with line breaks", errNotEditable)
 		}
 		return span{start: off + 1, end: end, style: yaml.DoubleQuotedStyle}, nil
 	case n.Style&yaml.SingleQuotedStyle != 0:
@@ -133,4 +134,15 @@ func encode(value string, style yaml.Style) string {
 		return strings.ReplaceAll(value, "'", "''")
 	}
 	return value
+}
+
+// decodesTo reports whether a one-line double-quoted token with escapes
+// decodes to value. The whole token is then rewritten with the new value
+// escaped as needed.
+func decodesTo(token []byte, value string) bool {
+	if bytes.ContainsAny(token, "\r\n") {
+		return false
+	}
+	var s string
+	return yaml.Unmarshal(token, &s) == nil && s == value
 }
