@@ -97,6 +97,9 @@ func Parse(data []byte, source string) (*Config, error) {
 	}
 	sc := newSchemaCheck()
 	sc.walk(doc, configType, "")
+	if sc.tooBig {
+		return nil, exitcode.AsInvalid(fmt.Errorf("invalid config %s:\n%w", source, errors.Join(sc.errs...)))
+	}
 
 	c := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))

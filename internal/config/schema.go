@@ -17,11 +17,19 @@ var configType = reflect.TypeFor[Config]()
 // validation errors a line and to tell a key written as 0 or null from one
 // left out.
 type schemaCheck struct {
-	errs   []error
+	errs []error
+	// tooBig is set when a mapping has more than maxMappingKeys keys: the
+	// decoder's duplicate-key check is quadratic, so decoding is skipped.
+	tooBig bool
 	lines  map[string]int  // path → line of its key (or list item)
 	nulls  map[string]bool // paths written with a null value
 	byLine map[int]string  // line → first path written on it
 }
+
+// maxMappingKeys bounds the keys of any one mapping. No valid config comes
+// near it (images are a list; GitHub takes 25 inputs), and it keeps the
+// decoder's quadratic duplicate-key check cheap.
+const maxMappingKeys = 256
 
 func newSchemaCheck() *schemaCheck {
 	return &schemaCheck{lines: map[string]int{}, nulls: map[string]bool{}, byLine: map[int]string{}}
@@ -174,7 +182,8 @@ func (s *schemaCheck) walk(n *yaml.Node, t reflect.Type, path string) {
 			s.add(path, n.Line, "want an integer, got %s", kindName(n))
 		}
 	case reflect.Interface:
-		// Passed through as written (volumeClaimTemplate).
+		// Passed through as written (volumeClaimTemplate); only bounded.
+		s.bound(n, path)
 	default:
 		s.add(path, n.Line, "unsupported field type %s", t)
 	}
@@ -184,6 +193,11 @@ func (s *schemaCheck) walk(n *yaml.Node, t reflect.Type, path string) {
 // path and type, or reports it and returns false. Duplicate keys are errors
 // and merge keys ("<<") are left to the decoder.
 func (s *schemaCheck) mapping(n *yaml.Node, path string, child func(key string, line int) (string, reflect.Type, bool)) {
+	if len(n.Content)/2 > maxMappingKeys {
+		s.tooBig = true
+		s.add(path, n.Line, "more than %d keys", maxMappingKeys)
+		return
+	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -205,6 +219,25 @@ func (s *schemaCheck) mapping(n *yaml.Node, path string, child func(key string, 
 		seen[k.Value] = k.Line
 		s.record(p, k.Line, v)
 		s.walk(v, t, p)
+	}
+}
+
+// bound checks the size of every mapping under n, a value passed through
+// without a schema.
+func (s *schemaCheck) bound(n *yaml.Node, path string) {
+	if n.Kind == yaml.MappingNode && len(n.Content)/2 > maxMappingKeys {
+		s.tooBig = true
+		s.add(path, n.Line, "more than %d keys", maxMappingKeys)
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		return
+	}
+	for _, c := range n.Content {
+		s.bound(c, path)
+		if s.tooBig {
+			return
+		}
 	}
 }
 
