@@ -139,3 +139,33 @@ func TestInsecureHostsUsePlainHTTP(t *testing.T) {
 		}
 	})
 }
+
+func TestPrepareReportsEveryRefusedHost(t *testing.T) {
+	t.Parallel()
+	host := newRegistry(t, nil)
+	c := newCounter()
+	cl := newClient(t, c, registry.WithAllow([]string{host}))
+	err := cl.Prepare(context.Background(), []imageref.Ref{
+		mustParse(t, "zz.example.com/acme/app:1"),
+		mustParse(t, host+"/acme/app:1"),
+		mustParse(t, "aa.example.com/acme/app:1"),
+		mustParse(t, "aa.example.com/acme/other:1"),
+	})
+	if exitcode.Of(err) != exitcode.Refused {
+		t.Fatalf("error %v (exit %d), want exit 5", err, exitcode.Of(err))
+	}
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`authenticating to registry "aa.example.com": host "aa.example.com" is not on the registry allowlist`,
+		`authenticating to registry "zz.example.com": host "zz.example.com" is not on the registry allowlist`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]int{"GET ping": 1}, c.counts()); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+}

@@ -63,67 +63,63 @@ func New(opts ...Option) (*Client, error) {
 // that later calls for them neither ping nor fetch tokens again. Calling it
 // is optional: repositories not prepared are authenticated on first use,
 // one ping each. Hosts not on the allowlist are refused without contact.
-// The error joins one error per failing host or batch.
+// The error joins one error per failing host, in host order.
 func (c *Client) Prepare(ctx context.Context, refs []imageref.Ref) error {
-	failed := c.prepare(ctx, refs)
-	names := make([]string, 0, len(failed))
-	for n := range failed {
-		names = append(names, n)
+	_, byHost := c.prepare(ctx, refs)
+	hosts := make([]string, 0, len(byHost))
+	for h := range byHost {
+		hosts = append(hosts, h)
 	}
-	sort.Strings(names)
-	seen := map[error]bool{}
-	var errs []error
-	for _, n := range names {
-		if err := failed[n]; !seen[err] {
-			seen[err] = true
-			errs = append(errs, err)
-		}
+	sort.Strings(hosts)
+	errs := make([]error, len(hosts))
+	for i, h := range hosts {
+		errs[i] = byHost[h]
 	}
 	return errors.Join(errs...)
 }
 
-// prepare returns, by repository name (imageref.Ref.Name), the error of
-// every repository that could not be prepared. Repositories of one failing
-// host or batch share one error value.
-func (c *Client) prepare(ctx context.Context, refs []imageref.Ref) map[string]error {
-	byHost := map[string][]string{}
+// prepare prepares the repositories of refs per host, in parallel. It
+// returns the error of every repository that could not be prepared, by
+// repository name (imageref.Ref.Name), and the error of every failing host.
+func (c *Client) prepare(ctx context.Context, refs []imageref.Ref) (byRepo, byHost map[string]error) {
+	repos := map[string][]string{}
 	var hosts []string
-	failed := map[string]error{}
 	for _, r := range refs {
 		if r.Registry == "" || r.Repository == "" {
 			continue // reported by the call that uses it
 		}
-		if _, ok := byHost[r.Registry]; !ok {
+		if _, ok := repos[r.Registry]; !ok {
 			hosts = append(hosts, r.Registry)
 		}
-		byHost[r.Registry] = append(byHost[r.Registry], r.Repository)
+		repos[r.Registry] = append(repos[r.Registry], r.Repository)
 	}
+	byRepo, byHost = map[string]error{}, map[string]error{}
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(c.o.concurrency)
 	for _, host := range hosts {
 		g.Go(func() error {
-			what := fmt.Sprintf("authenticating to registry %q", host)
 			s, err := c.session(host)
 			if err == nil {
-				err = s.prepare(ctx, byHost[host])
+				err = s.prepare(ctx, repos[host])
 			}
 			if err == nil {
 				return nil
 			}
-			err = classify(what, err)
+			err = classify(fmt.Sprintf("authenticating to registry %q", host), err)
 			mu.Lock()
 			defer mu.Unlock()
-			for _, repo := range byHost[host] {
+			byHost[host] = err
+			for _, repo := range repos[host] {
 				if s == nil || s.lookup(repo) == nil {
-					failed[host+"/"+repo] = err
+					byRepo[host+"/"+repo] = err
 				}
 			}
 			return nil
 		})
 	}
-	_ = g.Wait() // the goroutines record their errors in failed
-	return failed
+	_ = g.Wait() // the goroutines record their errors
+	return byRepo, byHost
 }
 
 // session returns the session of an allowed registry host.
@@ -250,7 +246,7 @@ func headUnanswered(err error) bool {
 func (c *Client) InspectAll(ctx context.Context, refs []imageref.Ref, labels bool) ([]*Image, []error) {
 	images := make([]*Image, len(refs))
 	errs := make([]error, len(refs))
-	failed := c.prepare(ctx, refs)
+	failed, _ := c.prepare(ctx, refs)
 	var g errgroup.Group
 	g.SetLimit(c.o.concurrency)
 	for i, ref := range refs {
