@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imagecascade/cascade/internal/config"
+	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/manifests"
+	"github.com/imagecascade/cascade/internal/report"
+)
+
+type updateFlags struct {
+	imageFlags
+	paths  []string
+	dryRun bool
+}
+
+func newUpdateCmd(g *globals) *cobra.Command {
+	var f updateFlags
+	cmd := &cobra.Command{
+		Use:   "update --image REPO:TAG@sha256:DIGEST",
+		Short: "Pin a new digest in the deployment manifests that track REPO:TAG, changing only those bytes",
+		Long: `update finds the references to REPO:TAG in the workspace's manifests and pins
+them to the new digest, keeping the tag and the name as written:
+
+  REPO:TAG, REPO:TAG@sha256:old   -> REPO:TAG@sha256:new
+  REPO@sha256:old                 -> REPO@sha256:new
+  REPO (no tag)                   -> counts as REPO:latest
+  REPO:OTHERTAG                   -> left alone, reported as skipped
+
+Formats: Kubernetes workloads (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+Job, CronJob, ReplicationController, DeploymentConfig; containers, initContainers,
+ephemeralContainers; List), kustomization images (digest set, newTag kept), Helm
+values (image.repository + tag/digest; paths configurable), Dockerfile FROM pins
+(ARG defaults included) and the OpenShift image.openshift.io/triggers annotation.
+A line with the comment "# cascade:ignore" is left alone.
+
+Only the bytes of each changed value move: comments, order, quoting, blank lines,
+CRLF, BOM and anchors survive. Each result is re-parsed and checked, then written
+atomically. Files: --paths, else the config's manifests paths, else every YAML
+file and Dockerfile in the workspace (skipping .git, vendor, node_modules).
+Paths never leave the workspace (exit 5).`,
+		Example: `  cascade update --image registry.example.com/acme/app-a:latest@sha256:4f…e1 --dry-run
+  cascade update --image ghcr.io/acme/app-b:v2 --digest "$DIGEST" --paths 'deploy/**/*.yaml' -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ref, err := f.updatedRef()
+			if err != nil {
+				return err
+			}
+			if ref.Digest == "" {
+				return exitcode.AsInvalid(fmt.Errorf("--image %s: a digest is required (REPO:TAG@sha256:… or --digest)", f.image))
+			}
+			if ref.Tag == "" {
+				return exitcode.AsInvalid(fmt.Errorf("--image %s: a tag is required (REPO:TAG@sha256:…): cascade pins the references that track a tag", f.image))
+			}
+			format, err := report.ParseFormat(f.output, report.Text, report.JSON, report.Markdown)
+			if err != nil {
+				return err
+			}
+			cfg, err := optionalConfig(f.workspace, f.config)
+			if err != nil {
+				return err
+			}
+			res, err := updateManifests(cmd.Context(), cfg, f.workspace, f.paths, ref, f.dryRun)
+			if res != nil {
+				if rerr := report.Update(g.streams.Out, ref.Short()+"@"+string(ref.Digest), res, f.dryRun, format); rerr != nil && err == nil {
+					err = rerr
+				}
+			}
+			if err != nil {
+				return err
+			}
+			return res.Err()
+		},
+	}
+	f.register(cmd, "text, json, markdown")
+	cmd.Flags().StringSliceVar(&f.paths, "paths", nil, "globs of files to update, relative to the workspace (repeatable; ** matches folders)")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "show the changes and the diff, write nothing")
+	return cmd
+}
+
+// optionalConfig loads the config when there is one; update works without.
+func optionalConfig(workspace, explicit string) (*config.Config, error) {
+	path, err := config.Find(workspace, explicit)
+	if err != nil {
+		if explicit == "" && errors.Is(err, config.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return config.Load(path)
+}
+
+// updateManifests runs the manifest update over the selected file sets:
+// --paths, else each of the config's manifest sets, else the default set.
+// A file selected by several sets is reported once.
+func updateManifests(ctx context.Context, cfg *config.Config, workspace string, paths []string, ref imageref.Ref, dryRun bool) (*manifests.Result, error) {
+	type set struct {
+		paths, exclude []string
+		helm           []manifests.HelmPaths
+	}
+	sets := []set{{paths: paths}}
+	if len(paths) == 0 && cfg != nil && len(cfg.Manifests) > 0 {
+		sets = nil
+		for _, m := range cfg.Manifests {
+			s := set{paths: m.Paths, exclude: m.Exclude}
+			for _, h := range m.HelmPathsOrDefault() {
+				s.helm = append(s.helm, manifests.HelmPaths{Registry: h.Registry, Repository: h.Repository, Tag: h.Tag, Digest: h.Digest})
+			}
+			sets = append(sets, s)
+		}
+	}
+	out := &manifests.Result{}
+	seen := map[string]bool{}
+	for _, s := range sets {
+		r, err := manifests.Update(ctx, manifests.Options{
+			Workspace: workspace, Paths: s.paths, Exclude: s.exclude, Image: ref, DryRun: dryRun, Helm: s.helm,
+		})
+		if r != nil {
+			for _, f := range r.Files {
+				if !seen[f.Path] {
+					seen[f.Path] = true
+					out.Files = append(out.Files, f)
+				}
+			}
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}

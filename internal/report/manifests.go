@@ -1,0 +1,114 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/imagecascade/cascade/internal/manifests"
+)
+
+// Update writes the result of a manifest update in format f. dryRun says
+// whether the files were left untouched.
+func Update(w io.Writer, image string, r *manifests.Result, dryRun bool, f Format) error {
+	switch f {
+	case JSON:
+		return writeJSON(w, struct {
+			SchemaVersion int                    `json:"schemaVersion"`
+			Image         string                 `json:"image"`
+			DryRun        bool                   `json:"dryRun"`
+			Changed       []string               `json:"changed"`
+			Files         []manifests.FileResult `json:"files"`
+		}{1, image, dryRun, nonNil(r.Changed()), nonNilFiles(r.Files)})
+	case Markdown:
+		return updateMarkdown(w, image, r, dryRun)
+	default:
+		return updateText(w, image, r, dryRun)
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilFiles(s []manifests.FileResult) []manifests.FileResult {
+	if s == nil {
+		return []manifests.FileResult{}
+	}
+	return s
+}
+
+func verb(dryRun bool) string {
+	if dryRun {
+		return "would change"
+	}
+	return "changed"
+}
+
+func updateText(w io.Writer, image string, r *manifests.Result, dryRun bool) error {
+	changes, files := 0, 0
+	for _, f := range r.Files {
+		if f.Changed() {
+			files++
+		}
+		for _, o := range f.Objects {
+			for _, c := range o.Changes {
+				changes++
+				obj := o.Kind
+				if o.Name != "" {
+					obj += "/" + o.Name
+				}
+				fmt.Fprintf(w, "%s:%d: %s %s\n    %s\n -> %s\n", f.Path, c.Line, obj, c.Field, c.Old, c.New)
+			}
+		}
+	}
+	for _, f := range r.Files {
+		for _, s := range f.Skipped {
+			loc := f.Path
+			if s.Line > 0 {
+				loc = fmt.Sprintf("%s:%d", f.Path, s.Line)
+			}
+			ref := ""
+			if s.Ref != "" {
+				ref = " " + s.Ref
+			}
+			fmt.Fprintf(w, "%s: skipped%s: %s\n", loc, ref, s.Reason)
+		}
+		if f.Error != "" {
+			fmt.Fprintf(w, "%s: error: %s\n", f.Path, f.Error)
+		}
+	}
+	if changes == 0 {
+		fmt.Fprintf(w, "No manifest references %s at another digest: up to date.\n", image)
+		return nil
+	}
+	fmt.Fprintf(w, "\n%s %d reference(s) in %d file(s) to %s.\n", strings.ToUpper(verb(dryRun)[:1])+verb(dryRun)[1:], changes, files, image)
+	if dryRun {
+		fmt.Fprintf(w, "\n%s", r.Diff())
+	}
+	return nil
+}
+
+func updateMarkdown(w io.Writer, image string, r *manifests.Result, dryRun bool) error {
+	fmt.Fprintf(w, "### Manifests pinned to `%s`\n\n", mdCode(image))
+	if len(r.Changed()) == 0 {
+		fmt.Fprintln(w, "Nothing to change: up to date.")
+		return nil
+	}
+	fmt.Fprintln(w, "| file | line | object | field | old | new |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, f := range r.Files {
+		for _, o := range f.Objects {
+			for _, c := range o.Changes {
+				fmt.Fprintf(w, "| `%s` | %d | %s | `%s` | `%s` | `%s` |\n", mdCode(f.Path), c.Line, mdCell(o.Kind+"/"+o.Name), mdCode(c.Field), mdCode(c.Old), mdCode(c.New))
+			}
+		}
+	}
+	if dryRun {
+		fmt.Fprintf(w, "\n<details><summary>diff (dry run, nothing written)</summary>\n\n```diff\n%s```\n</details>\n", strings.ReplaceAll(r.Diff(), "```", "'''"))
+	}
+	return nil
+}
