@@ -27,14 +27,17 @@ type expander struct {
 	esc        byte
 	lookup     scope
 	unresolved []string
+	seen       map[string]bool
 }
 
 func (e *expander) fail(reason string) {
-	for _, r := range e.unresolved {
-		if r == reason {
-			return
-		}
+	if e.seen[reason] {
+		return
 	}
+	if e.seen == nil {
+		e.seen = map[string]bool{}
+	}
+	e.seen[reason] = true
 	e.unresolved = append(e.unresolved, reason)
 }
 

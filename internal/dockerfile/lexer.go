@@ -78,9 +78,6 @@ func trimLeft(b []byte) []byte {
 // lex splits src into physical lines, reads the parser directives and cuts
 // the rest into instructions.
 func lex(src []byte) (*lexed, error) {
-	if len(src) > MaxSize {
-		return nil, exitcode.AsInvalid(fmt.Errorf("dockerfile larger than %d bytes", MaxSize))
-	}
 	l := &lexed{src: src, escape: '\\', comments: map[int]bool{}}
 	start := 0
 	if bytes.HasPrefix(src, bom) {

@@ -133,6 +133,9 @@ type argSite struct {
 // tolerant: unknown instructions are ignored. A FROM without an image, or an
 // invalid escape directive, is an error wrapped with exitcode.AsInvalid.
 func Parse(src []byte, opts ParseOptions) (*File, error) {
+	if err := checkSize(src); err != nil {
+		return nil, err
+	}
 	p, err := parse(src, opts)
 	if err != nil {
 		return nil, err
@@ -140,6 +143,14 @@ func Parse(src []byte, opts ParseOptions) (*File, error) {
 	return p.file, nil
 }
 
+func checkSize(src []byte) error {
+	if len(src) > MaxSize {
+		return exitcode.AsInvalid(fmt.Errorf("parsing dockerfile: larger than %d bytes", MaxSize))
+	}
+	return nil
+}
+
+// parse parses src of any size; the public entry points bound the size.
 func parse(src []byte, opts ParseOptions) (*parsed, error) {
 	l, err := lex(src)
 	if err != nil {
@@ -161,10 +172,12 @@ type builder struct {
 	opts       ParseOptions
 	global     map[string]variable
 	stage      map[string]variable // ARGs declared in the current stage
-	stageNames []string            // every stage's AS name, lowercase, "" for none
+	stageNames map[string]int      // every stage's AS name, lowercase, to its first index
 }
 
 func (b *builder) collectStageNames() {
+	b.stageNames = map[string]int{}
+	index := 0
 	for _, ins := range b.p.lex.instructions {
 		if ins.keyword != "FROM" {
 			continue
@@ -174,7 +187,10 @@ func (b *builder) collectStageNames() {
 		if len(args) >= 3 && strings.EqualFold(string(args[1].b), "AS") {
 			name = strings.ToLower(string(args[2].b))
 		}
-		b.stageNames = append(b.stageNames, name)
+		if _, dup := b.stageNames[name]; name != "" && !dup {
+			b.stageNames[name] = index
+		}
+		index++
 	}
 }
 
@@ -349,11 +365,9 @@ func (b *builder) from(ins *instruction) error {
 	b.p.file.Stages = append(b.p.file.Stages, st)
 	b.stage = map[string]variable{}
 	if unresolved == "" {
-		for i := 0; i < st.Index; i++ {
-			if b.stageNames[i] != "" && strings.EqualFold(st.Ref, b.stageNames[i]) {
-				b.p.file.Stages[st.Index].FromStage = i
-				return nil
-			}
+		if i, ok := b.stageNames[strings.ToLower(st.Ref)]; ok && i < st.Index {
+			b.p.file.Stages[st.Index].FromStage = i
+			return nil
 		}
 		if strings.EqualFold(st.Ref, "scratch") {
 			return nil
@@ -372,10 +386,8 @@ func (b *builder) external(ins *instruction, w text, kind BaseKind, platform str
 		if ref == "" || isDigits(ref) {
 			return
 		}
-		for _, n := range b.stageNames {
-			if n != "" && n == ref {
-				return
-			}
+		if _, ok := b.stageNames[ref]; ok {
+			return
 		}
 	}
 	b.add(ins, w, val, kind, platform, unresolved)

@@ -42,7 +42,7 @@ type change struct {
 	old      string
 	repl     string
 	runStart int   // start of the literal run holding the change
-	sites    []int // the bases it pins
+	sites    []int // the bases it pins, ascending
 }
 
 func (c change) end() int { return c.off + len(c.old) }
@@ -63,23 +63,25 @@ func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
 	if _, err := imageref.ParseDigest(string(updated.Digest)); err != nil {
 		return nil, nil, nil, exitcode.AsInvalid(fmt.Errorf("pinning dockerfile to %q: the updated image needs a digest: %w", updated.Original, err))
 	}
+	if err := checkSize(src); err != nil {
+		return nil, nil, nil, err
+	}
 	p, err := parse(src, ParseOptions{})
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	pl := &pinner{p: p, updated: updated}
-	var changes []change
+	var set changeSet
 	for i := range p.file.Bases {
 		if c, ok := pl.base(i); ok {
-			changes = mergeChange(changes, c)
+			set.add(c)
 		}
 	}
-	changes = pl.dropShared(changes)
+	changes := pl.dropShared(set.list)
 	sort.SliceStable(pl.skips, func(i, j int) bool { return pl.skips[i].Line < pl.skips[j].Line })
 	if len(changes) == 0 {
 		return src, nil, pl.skips, nil
 	}
-	sort.Slice(changes, func(i, j int) bool { return changes[i].off < changes[j].off })
 	out, edits := pl.apply(changes)
 	if err := pl.verify(out, changes); err != nil {
 		return nil, nil, nil, fmt.Errorf("pinning dockerfile to %s: %w; nothing changed", updated.WithDigest(updated.Digest), err)
@@ -210,65 +212,80 @@ func (pl *pinner) runStart(v text, k int) int {
 	return v.offs[k]
 }
 
-func mergeChange(cs []change, c change) []change {
-	for i := range cs {
-		if cs[i].off == c.off && cs[i].old == c.old && cs[i].repl == c.repl {
-			cs[i].sites = append(cs[i].sites, c.sites...)
-			return cs
-		}
+// changeSet gathers changes, merging those that several bases need.
+type changeSet struct {
+	list  []change
+	index map[changeKey]int
+}
+
+type changeKey struct {
+	off, runStart int
+	old, repl     string
+}
+
+func (cs *changeSet) add(c change) {
+	key := changeKey{off: c.off, runStart: c.runStart, old: c.old, repl: c.repl}
+	if i, ok := cs.index[key]; ok {
+		cs.list[i].sites = append(cs.list[i].sites, c.sites...)
+		return
 	}
-	return append(cs, c)
+	if cs.index == nil {
+		cs.index = map[changeKey]int{}
+	}
+	cs.index[key] = len(cs.list)
+	cs.list = append(cs.list, c)
 }
 
 // dropShared drops changes to bytes that other bases (or other changes) use
 // too: pinning an ARG default must not move a reference that does not track
-// the image.
+// the image. A change covers [runStart, end()], the end included: a byte
+// right after the run belongs to the same word.
 func (pl *pinner) dropShared(cs []change) []change {
-	var kept []change
-	for i, c := range cs {
-		conflict := ""
-		for j, s := range pl.p.sites {
-			if contains(c.sites, j) || !overlaps(s.val.offs, c.runStart, c.end()) {
+	sort.Slice(cs, func(i, j int) bool { return cs[i].runStart < cs[j].runStart })
+	conflicts := make([]string, len(cs))
+	for i := 1; i < len(cs); i++ {
+		if cs[i].runStart <= cs[i-1].end() {
+			conflicts[i-1] = "another reference needs to change the same bytes"
+			conflicts[i] = conflicts[i-1]
+		}
+	}
+	for j, s := range pl.p.sites {
+		checked := -1
+		for _, o := range s.val.offs {
+			if o < 0 {
+				continue
+			}
+			// The last change starting at or before o is the only one that
+			// can cover it, as changes that overlap are already conflicts.
+			k := sort.Search(len(cs), func(k int) bool { return cs[k].runStart > o }) - 1
+			if k < 0 || k == checked || o > cs[k].end() || conflicts[k] != "" {
+				continue
+			}
+			checked = k
+			if contains(cs[k].sites, j) {
 				continue
 			}
 			b := pl.p.file.Bases[j]
-			conflict = fmt.Sprintf("its bytes are shared with %q on line %d, which would change too", b.Raw, b.Line)
-			break
+			conflicts[k] = fmt.Sprintf("its bytes are shared with %q on line %d, which would change too", b.Raw, b.Line)
 		}
-		for k, o := range cs {
-			if k != i && conflict == "" && c.runStart < o.end()+1 && o.runStart < c.end()+1 {
-				conflict = "another reference needs to change the same bytes"
-			}
-		}
-		if conflict != "" {
-			for _, si := range c.sites {
-				pl.skip(si, conflict)
-			}
+	}
+	var kept []change
+	for i, c := range cs {
+		if conflicts[i] == "" {
+			kept = append(kept, c)
 			continue
 		}
-		kept = append(kept, c)
+		for _, si := range c.sites {
+			pl.skip(si, conflicts[i])
+		}
 	}
 	return kept
 }
 
+// contains reports whether the ascending xs holds x.
 func contains(xs []int, x int) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-// overlaps reports whether any offset in offs lies in [start, end], the end
-// included: a byte right after a run belongs to the same word.
-func overlaps(offs []int, start, end int) bool {
-	for _, o := range offs {
-		if o >= start && o <= end {
-			return true
-		}
-	}
-	return false
+	i := sort.SearchInts(xs, x)
+	return i < len(xs) && xs[i] == x
 }
 
 func (pl *pinner) apply(cs []change) ([]byte, []Edit) {
@@ -358,10 +375,9 @@ func (pl *pinner) lineOf(off int) int {
 func (pl *pinner) instructionAt(off int) *instruction {
 	line := pl.lineOf(off)
 	ins := pl.p.lex.instructions
-	for i := range ins {
-		if ins[i].line <= line && line <= ins[i].endLine {
-			return &ins[i]
-		}
+	i := sort.Search(len(ins), func(i int) bool { return ins[i].line > line }) - 1
+	if i >= 0 && line <= ins[i].endLine {
+		return &ins[i]
 	}
 	return nil
 }

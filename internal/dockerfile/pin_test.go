@@ -1,8 +1,10 @@
 package dockerfile
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -68,8 +70,8 @@ func TestPinEditsAndSkips(t *testing.T) {
 			wantSkips: []Skip{{Line: 2, Ref: httpd + ":latest", Reason: `the digest would go into ARG TAG, whose default "latest" is not a reference to the image`}},
 		},
 		{
-			name:      "ARG default shared with a reference that does not track",
-			src:       "ARG BASE=" + httpd + ":latest\nFROM ${BASE}\nFROM ${BASE}-slim\n",
+			name: "ARG default shared with a reference that does not track",
+			src:  "ARG BASE=" + httpd + ":latest\nFROM ${BASE}\nFROM ${BASE}-slim\n",
 			wantSkips: []Skip{
 				{Line: 2, Ref: httpd + ":latest", Reason: `its bytes are shared with "${BASE}-slim" on line 3, which would change too`},
 				{Line: 3, Ref: httpd + ":latest-slim", Reason: "tag latest-slim is not the updated tag latest"},
@@ -162,5 +164,35 @@ func TestPinErrors(t *testing.T) {
 				t.Errorf("Pin returned output with an error")
 			}
 		})
+	}
+}
+
+// TestPinLargeFileIsLinear pins a 256 KiB Dockerfile with a reference on
+// every line, a third of them through one shared ARG default: the work must
+// stay roughly linear (a quadratic step takes minutes here).
+func TestPinLargeFileIsLinear(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("ARG BASE=" + httpd + ":latest\n")
+	for i := 0; b.Len() < 256<<10; i++ {
+		switch i % 3 {
+		case 0:
+			b.WriteString("FROM " + httpd + ":latest AS s" + strconv.Itoa(i) + "\n")
+		case 1:
+			b.WriteString("COPY --from=s" + strconv.Itoa(i-1) + " --from=${BASE} / /\n")
+		default:
+			b.WriteString("FROM ${BASE}\n")
+		}
+	}
+	start := time.Now()
+	out, edits, _, err := Pin([]byte(b.String()), imageref.MustParse(httpd+":latest@sha256:"+newHex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(edits) < 2000 || len(out) <= b.Len() {
+		t.Fatalf("want many edits and a larger output, got %d edits, %d bytes", len(edits), len(out))
+	}
+	if d := time.Since(start); d > 60*time.Second {
+		t.Errorf("Pin of a %d-byte file took %v", b.Len(), d)
 	}
 }
