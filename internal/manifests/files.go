@@ -32,7 +32,7 @@ func checkPattern(field, p string) error {
 	switch {
 	case p == "":
 		return exitcode.AsInvalid(fmt.Errorf("%s: empty pattern", field))
-	case strings.HasPrefix(p, "/") || strings.Contains(p, `\`) || len(p) > 1 && p[1] == ':':
+	case strings.HasPrefix(p, "/") || len(p) > 1 && p[1] == ':' && p[0] != '.':
 		return exitcode.AsRefused(fmt.Errorf("%s %q: absolute paths are not allowed; give paths relative to the workspace", field, p))
 	case !doublestar.ValidatePattern(p):
 		return exitcode.AsInvalid(fmt.Errorf("%s %q: not a valid glob", field, p))
@@ -64,7 +64,8 @@ func discover(root *os.Root, paths, exclude []string) ([]candidate, error) {
 			return nil, err
 		}
 	}
-	patterns, defaults := paths, len(paths) == 0
+	patterns, defaults := trimDot(paths), len(paths) == 0
+	exclude = trimDot(exclude)
 	if defaults {
 		patterns = defaultPatterns
 	}
@@ -199,4 +200,16 @@ func isDockerfile(p string) bool {
 // isYAML reports whether the file name is a YAML file.
 func isYAML(p string) bool {
 	return strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") || path.Base(p) == "Kustomization"
+}
+
+// trimDot drops a leading "./", which globs match literally.
+func trimDot(patterns []string) []string {
+	out := make([]string, len(patterns))
+	for i, p := range patterns {
+		for strings.HasPrefix(p, "./") {
+			p = p[2:]
+		}
+		out[i] = p
+	}
+	return out
 }

@@ -40,8 +40,10 @@ type ObjectResult struct {
 	Changes []Change `json:"changes"`
 }
 
-// Change is one value replaced. Line and Column are 1-based positions of the
-// value in the original file.
+// Change is one value replaced. Line and Column are the 1-based position of
+// the value (of its opening quote when quoted) in the original file; for an
+// inserted kustomization digest (Old empty) they are those of the new line
+// in the updated file.
 type Change struct {
 	Line   int    `json:"line"`
 	Column int    `json:"column"`
