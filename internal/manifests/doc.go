@@ -24,6 +24,34 @@
 //     references are ignored;
 //   - the name keeps its original spelling.
 //
+// Formats, per YAML document:
+//
+//   - Kubernetes workloads (Pod, PodTemplate, Deployment, StatefulSet,
+//     DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, OpenShift
+//     DeploymentConfig): the image of containers, initContainers and
+//     ephemeralContainers; List kinds item by item. Other kinds (custom
+//     resources such as Tekton Tasks or Knative Services) and documents
+//     without kind: every "image" key at any depth, as a reference when it
+//     holds a string, as a Helm image when it holds a mapping with
+//     "repository".
+//   - The image.openshift.io/triggers annotation: when one of its triggers
+//     follows the updated image (an ImageStreamTag "stream:tag" whose stream
+//     is the last path component of the updated repository and whose tag is
+//     the updated tag), only the containers its fieldPath names (by index or
+//     by name) are pinned; a paused trigger (true or "true") leaves its
+//     container alone. A named container holding a blank value or the same
+//     stream and tag under another registry is set to the updated image, as
+//     OpenShift's trigger controller would.
+//   - Kustomizations (kustomization.yaml, kustomization.yml, Kustomization,
+//     or kind: Kustomization): see kustomization for the rules; the one
+//     insertion cascade ever makes is a "digest:" line in an images entry.
+//   - Helm values: DefaultHelmPaths or Options.Helm; see helmImage.
+//   - Aliases are never expanded: an image field that is an alias, or that a
+//     "<<" merge supplies, is reported as skipped; an anchored value is
+//     pinned where it is defined when that place is itself an image field.
+//   - A "# cascade:ignore" comment on a value's line leaves it alone.
+//   - Dockerfiles and Containerfiles go to package dockerfile.
+//
 // Files are read and written through an os.Root opened on the workspace, so
 // no path, glob or symbolic link can reach outside it. Every file is
 // validated before any file is written, and each write is atomic (temporary

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
@@ -39,37 +42,26 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
-	for _, c := range files {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		fr := FileResult{Path: c.path, Format: formatOf(c.path)}
-		if c.skip != "" {
-			fr.Skipped = append(fr.Skipped, Skip{Reason: c.skip})
-			res.Files = append(res.Files, fr)
-			continue
-		}
-		if fr.Format == "" {
-			continue // selected by a glob, but not a format cascade edits
-		}
-		data, err := readFile(root, c.path, lim.MaxFileBytes)
-		if err == nil {
-			err = rewriteFile(&fr, data, opts.Image, helm, lim)
-		}
-		if err != nil {
-			// In the default file set, YAML that does not parse (such as a
-			// Helm template) is simply not a manifest; hostile input and
-			// explicitly selected files are errors.
-			if len(opts.Paths) == 0 && fr.Format != "dockerfile" && !errors.Is(err, errLimit) {
-				fr.Skipped = append(fr.Skipped, Skip{Reason: "not parsed: " + err.Error()})
-			} else {
-				fr.err = fmt.Errorf("%s: %w", c.path, err)
-				fr.Error = err.Error()
+	// Files are independent: read, rewrite and verify them concurrently
+	// (the work is mostly waiting for the file system), keeping file order.
+	results := make([]FileResult, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4 * runtime.GOMAXPROCS(0))
+	for i, c := range files {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
 			}
-			fr.Objects = nil
-		}
-		if fr.Changed() || len(fr.Skipped) > 0 || fr.err != nil {
+			results[i] = processFile(root, c, opts, helm, lim)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	for _, fr := range results {
+		if fr.Path != "" && (fr.Changed() || len(fr.Skipped) > 0 || fr.err != nil) {
 			res.Files = append(res.Files, fr)
 		}
 	}
@@ -88,6 +80,36 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// processFile reads, rewrites and verifies one file. A zero Path means the
+// file is not a format cascade edits.
+func processFile(root *os.Root, c candidate, opts Options, helm []HelmPaths, lim Limits) FileResult {
+	fr := FileResult{Path: c.path, Format: formatOf(c.path)}
+	if c.skip != "" {
+		fr.Skipped = append(fr.Skipped, Skip{Reason: c.skip})
+		return fr
+	}
+	if fr.Format == "" {
+		return FileResult{} // selected by a glob, but not a format cascade edits
+	}
+	data, err := readFile(root, c.path, lim.MaxFileBytes)
+	if err == nil {
+		err = rewriteFile(&fr, data, opts.Image, helm, lim)
+	}
+	if err != nil {
+		// In the default file set, YAML that does not parse (such as a Helm
+		// template) is simply not a manifest; hostile input and explicitly
+		// selected files are errors.
+		if len(opts.Paths) == 0 && fr.Format != "dockerfile" && !errors.Is(err, errLimit) && exitcode.Of(err) != exitcode.Refused {
+			fr.Skipped = append(fr.Skipped, Skip{Reason: "not parsed: " + err.Error()})
+		} else {
+			fr.err = fmt.Errorf("%s: %w", c.path, err)
+			fr.Error = err.Error()
+		}
+		fr.Objects = nil
+	}
+	return fr
 }
 
 func formatOf(p string) string {
