@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/imageref"
 )
 
 // BaseKind says where in a Dockerfile a base image is named.
@@ -112,6 +113,10 @@ type site struct {
 	ins *instruction
 	raw text // the reference word as written
 	val text // the expanded reference
+	// repo is, for an unresolved reference, its normalized repository
+	// when that does not depend on the variables without a value (as in
+	// "golang:${VERSION}"); "" when it does or cannot be told.
+	repo string
 }
 
 // parsed is a Parse result with the positions Pin needs.
@@ -373,7 +378,7 @@ func (b *builder) from(ins *instruction) error {
 			return nil
 		}
 	}
-	b.add(ins, args[0], val, KindFrom, st.Platform, unresolved)
+	b.add(ins, args[0], val, KindFrom, st.Platform, unresolved, b.lookupGlobal)
 	return nil
 }
 
@@ -390,7 +395,7 @@ func (b *builder) external(ins *instruction, w text, kind BaseKind, platform str
 			return
 		}
 	}
-	b.add(ins, w, val, kind, platform, unresolved)
+	b.add(ins, w, val, kind, platform, unresolved, b.lookupStage)
 }
 
 func isDigits(s string) bool {
@@ -402,7 +407,35 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-func (b *builder) add(ins *instruction, raw, val text, kind BaseKind, platform, unresolved string) {
+// repoWithout expands w twice, giving the variables without a value two
+// different placeholder values, and returns the repository when both
+// expansions agree on it.
+func (b *builder) repoWithout(w text, lookup scope) string {
+	var repos [2]string
+	for i, placeholder := range []string{"x0", "y1"} {
+		e := &expander{esc: b.p.lex.escape, lookup: func(name string) variable {
+			if v := lookup(name); v.set {
+				return v
+			}
+			return variable{set: true, val: external(placeholder)}
+		}}
+		r, err := imageref.Parse(e.expand(w).String())
+		if err != nil || len(e.unresolved) > 0 {
+			return ""
+		}
+		repos[i] = r.Name()
+	}
+	if repos[0] != repos[1] {
+		return ""
+	}
+	return repos[0]
+}
+
+func (b *builder) add(ins *instruction, raw, val text, kind BaseKind, platform, unresolved string, lookup scope) {
+	repo := ""
+	if unresolved != "" {
+		repo = b.repoWithout(raw, lookup)
+	}
 	st := b.p.file.Stages[len(b.p.file.Stages)-1]
 	b.p.file.Bases = append(b.p.file.Bases, Base{
 		Raw:        raw.String(),
@@ -414,5 +447,5 @@ func (b *builder) add(ins *instruction, raw, val text, kind BaseKind, platform, 
 		Platform:   platform,
 		Unresolved: unresolved,
 	})
-	b.p.sites = append(b.p.sites, site{ins: ins, raw: raw, val: val})
+	b.p.sites = append(b.p.sites, site{ins: ins, raw: raw, val: val, repo: repo})
 }

@@ -109,7 +109,10 @@ func (pl *pinner) base(i int) (change, bool) {
 	b := pl.p.file.Bases[i]
 	s := pl.p.sites[i]
 	if b.Unresolved != "" {
-		pl.skip(i, b.Unresolved)
+		// Report it unless its repository is known and another one.
+		if s.repo == "" || s.repo == pl.updated.Name() {
+			pl.skip(i, b.Unresolved)
+		}
 		return change{}, false
 	}
 	r, err := imageref.Parse(b.Ref)

@@ -96,6 +96,15 @@ func TestPinEditsAndSkips(t *testing.T) {
 			},
 		},
 		{
+			name: "unresolved references are reported unless their repository is known and another",
+			src:  "ARG V\nARG REG\nFROM golang:${V}\nFROM " + httpd + ":${V}\nFROM ${REG}/acme/httpd-base:latest\nFROM alpine-${TARGETARCH}\n",
+			wantSkips: []Skip{
+				{Line: 4, Ref: httpd + ":${V}", Reason: "ARG V has no default value"},
+				{Line: 5, Ref: "${REG}/acme/httpd-base:latest", Reason: "ARG REG has no default value"},
+				{Line: 6, Ref: "alpine-${TARGETARCH}", Reason: "TARGETARCH is set by the builder for each platform"},
+			},
+		},
+		{
 			name: "already on the new digest",
 			src:  "FROM " + httpd + ":latest@sha256:" + newHex + "\n",
 		},
