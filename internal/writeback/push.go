@@ -1,0 +1,323 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/imagecascade/cascade/internal/exitcode"
+)
+
+// PushOptions describes a push of the current HEAD.
+type PushOptions struct {
+	// Dir is the git working tree whose HEAD is pushed.
+	Dir string
+	// Remote is a remote name or URL; default "origin". Userinfo in a URL
+	// is taken out of the URL and sent as an Authorization header instead.
+	Remote string
+	// Branch is the remote branch to update; required.
+	Branch string
+	// Attempts bounds the pushes; default 5.
+	Attempts int
+	// Reapply recomputes the edit on a fresh tree after a lost race
+	// ("recompute, don't replay") and returns the changed paths. Without
+	// it a lost race cannot be retried.
+	Reapply func(ctx context.Context, dir string) ([]string, error)
+	// Commit gives message, trailer and author of the commit made after
+	// Reapply; Dir and Paths are filled in.
+	Commit CommitOptions
+	// Token, when set, authenticates HTTPS pushes as
+	// "Authorization: Basic base64(x-access-token:<Token>)", passed to git
+	// through GIT_CONFIG_* environment variables and scoped to the
+	// remote's host. It never appears in argv, URLs or errors.
+	Token string
+	// Backoff is the first wait before a retry, doubled per attempt with
+	// jitter and capped at 5s; default 250ms.
+	Backoff time.Duration
+}
+
+// Result is the outcome of Push.
+type Result struct {
+	// Commit is the commit the remote branch holds when Push returns
+	// without error: ours when Pushed, the remote's when NoOp.
+	Commit string
+	// Pushed is true only when the remote accepted a new commit.
+	Pushed bool
+	// Attempts is the number of pushes tried.
+	Attempts int
+	// NoOp is true when there was nothing to push: the remote already had
+	// HEAD, or after a lost race Reapply found the change already made.
+	NoOp bool
+}
+
+// PushError is a push that did not land. Its message holds the server's
+// answer with secrets redacted.
+type PushError struct {
+	Branch   string
+	Attempts int
+	// LostRace is true when every attempt lost a race to another push.
+	LostRace bool
+	// Server is the remote's redacted answer.
+	Server string
+}
+
+func (e *PushError) Error() string {
+	what := "rejected"
+	if e.LostRace {
+		what = fmt.Sprintf("lost the race to another push %d times", e.Attempts)
+	}
+	return fmt.Sprintf("pushing to branch %q: %s: %s", e.Branch, what, e.Server)
+}
+
+// Push pushes HEAD to opts.Branch. When the push loses a race (the remote
+// moved: non-fast-forward, "fetch first", or a server hook saying so) it
+// fetches the branch, hard-resets the tree to it, calls Reapply to
+// recompute the edit, commits again and pushes again, up to opts.Attempts
+// pushes with jittered backoff. If Reapply finds nothing to change, the
+// remote already has the edit: success with NoOp and no commit.
+//
+// Error classes (exitcode): nothing is ever written to the remote when Push
+// fails, so a lost race with attempts exhausted, or a connection failure,
+// is AsTransient (exit 4: safe to re-run); a rejection for any other reason
+// (hook policy, protected branch, authentication) is AsPartial (exit 3:
+// the local commit exists, the remote refused it, and a re-run will not fix
+// that by itself). Result.Pushed is never true unless git reported the
+// remote ref updated.
+func Push(ctx context.Context, opts PushOptions) (Result, error) {
+	if opts.Dir == "" || opts.Branch == "" {
+		return Result{}, exitcode.AsInvalid(errors.New("pushing: Dir and Branch are required"))
+	}
+	if opts.Remote == "" {
+		opts.Remote = "origin"
+	}
+	if opts.Attempts <= 0 {
+		opts.Attempts = 5
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 250 * time.Millisecond
+	}
+	g := newGit(opts.Dir)
+	remote, err := g.remote(ctx, opts.Remote, opts.Token)
+	if err != nil {
+		return Result{}, err
+	}
+	dst := "refs/heads/" + opts.Branch
+	var res Result
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		head, err := g.run(ctx, nil, "rev-parse", "HEAD")
+		if err != nil {
+			return res, fmt.Errorf("pushing: %w", err)
+		}
+		head = strings.TrimSpace(head)
+		out, errOut, err := g.exec(ctx, nil, "push", "--porcelain", remote, "HEAD:"+dst)
+		if ctx.Err() != nil {
+			return res, exitcode.AsTransient(fmt.Errorf("pushing to branch %q: %w", opts.Branch, ctx.Err()))
+		}
+		flag := porcelainFlag(out, dst)
+		if err == nil && flag != '!' {
+			res.Commit = head
+			if flag == '=' {
+				res.NoOp = true
+			} else {
+				res.Pushed = true
+			}
+			return res, nil
+		}
+		answer := g.redact(serverMessage(out, errOut))
+		switch classify(out + "\n" + errOut) {
+		case rejected:
+			return res, exitcode.AsPartial(&PushError{Branch: opts.Branch, Attempts: attempt, Server: answer})
+		case unreachable:
+			return res, exitcode.AsTransient(&PushError{Branch: opts.Branch, Attempts: attempt, Server: answer})
+		}
+		if attempt >= opts.Attempts {
+			return res, exitcode.AsTransient(&PushError{Branch: opts.Branch, Attempts: attempt, LostRace: true, Server: answer})
+		}
+		if opts.Reapply == nil {
+			return res, exitcode.AsTransient(fmt.Errorf("%w (no Reapply to recompute the edit on the new remote tree)",
+				&PushError{Branch: opts.Branch, Attempts: attempt, LostRace: true, Server: answer}))
+		}
+		if err := sleep(ctx, jitter(opts.Backoff, attempt)); err != nil {
+			return res, exitcode.AsTransient(fmt.Errorf("pushing to branch %q: %w", opts.Branch, err))
+		}
+		remoteHead, paths, err := refresh(ctx, g, remote, dst, opts.Reapply)
+		if err != nil {
+			return res, err
+		}
+		co := opts.Commit
+		co.Dir, co.Paths = opts.Dir, paths
+		if strings.TrimSpace(co.Message) == "" {
+			co.Message = "cascade: re-apply update"
+		}
+		commit, err := Commit(ctx, co)
+		if err != nil {
+			return res, fmt.Errorf("pushing: re-applying after a lost race: %w", err)
+		}
+		if commit == "" {
+			res.Commit, res.NoOp = remoteHead, true
+			return res, nil
+		}
+	}
+}
+
+// refresh fetches the remote branch, resets the tree to it and recomputes
+// the edit. It returns the remote head and the changed paths.
+func refresh(ctx context.Context, g *git, remote, dst string, reapply func(context.Context, string) ([]string, error)) (string, []string, error) {
+	if _, err := g.run(ctx, nil, "fetch", "--quiet", "--no-tags", remote, dst); err != nil {
+		return "", nil, exitcode.AsTransient(fmt.Errorf("pushing: fetching after a lost race: %w", err))
+	}
+	if _, err := g.run(ctx, nil, "reset", "--quiet", "--hard", "FETCH_HEAD"); err != nil {
+		return "", nil, fmt.Errorf("pushing: resetting to the remote branch: %w", err)
+	}
+	head, err := g.run(ctx, nil, "rev-parse", "HEAD")
+	if err != nil {
+		return "", nil, fmt.Errorf("pushing: %w", err)
+	}
+	paths, err := reapply(ctx, g.dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("pushing: re-applying the edit on the fresh tree: %w", err)
+	}
+	return strings.TrimSpace(head), paths, nil
+}
+
+// remote resolves the remote to push to: a URL with userinfo loses it
+// (sent as a header instead); a token is sent as a header to the remote's
+// host.
+func (g *git) remote(ctx context.Context, remote, token string) (string, error) {
+	raw := remote
+	if !strings.Contains(remote, "://") {
+		if u, err := g.run(ctx, nil, "remote", "get-url", "--push", remote); err == nil {
+			raw = strings.TrimSpace(u)
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		// Named remotes, paths, ssh: git's own configuration applies.
+		if token != "" {
+			g.addSecret(token)
+		}
+		return remote, nil
+	}
+	user, password := "x-access-token", token
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			g.addSecret(p)
+			if password == "" {
+				user, password = u.User.Username(), p
+			}
+		} else if password == "" {
+			// A bare token as the user name ("https://TOKEN@host/...").
+			g.addSecret(u.User.Username())
+			user, password = "x-access-token", u.User.Username()
+		}
+	}
+	g.addSecret(token)
+	g.withAuth(u.Scheme+"://"+u.Host+"/", user, password)
+	if remote == raw && u.User != nil {
+		u.User = nil
+		return u.String(), nil
+	}
+	return remote, nil
+}
+
+// porcelainFlag is the status flag git push --porcelain printed for dst:
+// ' ' fast-forward, '+' forced, '*' new, '=' up to date, '!' rejected; 0
+// when absent.
+func porcelainFlag(out, dst string) byte {
+	for _, line := range strings.Split(out, "\n") {
+		fields := strings.Split(line, "\t")
+		if len(fields) >= 2 && len(fields[0]) == 1 && strings.HasSuffix(fields[1], ":"+dst) {
+			return fields[0][0]
+		}
+	}
+	return 0
+}
+
+type pushFailure int
+
+const (
+	lostRace pushFailure = iota
+	rejected
+	unreachable
+)
+
+var (
+	raceMarkers = []string{
+		"fetch first", "non-fast-forward", "not a fast forward", "failed to update ref",
+		"cannot lock ref", "stale info", "incorrect old value",
+	}
+	unreachableMarkers = []string{
+		"could not resolve host", "connection refused", "failed to connect", "timed out",
+		"connection reset", "the remote end hung up", "early eof", "could not read from remote repository",
+		"http 5", "the requested url returned error: 5", "unable to access",
+	}
+	authMarkers = []string{
+		"authentication failed", "could not read username", "could not read password",
+		"terminal prompts disabled", "permission denied", "returned error: 401", "returned error: 403",
+	}
+)
+
+// classify decides whether a failed push lost a race, was refused, or never
+// reached the server.
+func classify(output string) pushFailure {
+	lower := strings.ToLower(output)
+	has := func(markers []string) bool {
+		for _, m := range markers {
+			if strings.Contains(lower, m) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(authMarkers):
+		return rejected
+	case has(raceMarkers):
+		return lostRace
+	case has(unreachableMarkers):
+		return unreachable
+	}
+	return rejected
+}
+
+// serverMessage keeps what the remote said (rejection lines, remote:
+// output, errors) and drops git's hints and progress.
+func serverMessage(stdout, stderr string) string {
+	var keep []string
+	for _, line := range strings.Split(stdout+"\n"+stderr, "\n") {
+		line = strings.TrimRight(line, " \r")
+		switch {
+		case line == "", line == "Done", strings.HasPrefix(line, "hint:"), strings.HasPrefix(line, "To "):
+			continue
+		case strings.HasPrefix(line, "!\t"):
+			f := strings.Split(line, "\t")
+			line = strings.Join(f[1:], " ")
+		}
+		keep = append(keep, strings.TrimSpace(line))
+	}
+	return strings.Join(keep, "; ")
+}
+
+func jitter(base time.Duration, attempt int) time.Duration {
+	d := base << (attempt - 1)
+	if d > 5*time.Second || d <= 0 {
+		d = 5 * time.Second
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
