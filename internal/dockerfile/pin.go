@@ -182,7 +182,14 @@ func (pl *pinner) locate(v text, r imageref.Ref) (change, string) {
 	if last < 0 || v.offs[last] < 0 {
 		return change{}, "the reference does not end in the Dockerfile's text"
 	}
-	return change{off: v.offs[last] + 1, repl: "@" + d, runStart: pl.runStart(v, last)}, ""
+	repl := "@" + d
+	if r.Tag == "" {
+		// A bare REPO follows REPO:latest; the pin keeps saying so
+		// (REPO:latest@NEW), as manifests do, so that a later update of
+		// another tag never moves it.
+		repl = ":" + pl.updated.Tag + repl
+	}
+	return change{off: v.offs[last] + 1, repl: repl, runStart: pl.runStart(v, last)}, ""
 }
 
 // argDefaultTracks checks a change that lands outside the base's own
@@ -361,7 +368,7 @@ func (pl *pinner) verify(out []byte, cs []change) error {
 		}
 		before, err1 := imageref.Parse(x.Ref)
 		after, err2 := imageref.Parse(y.Ref)
-		if err1 != nil || err2 != nil || !after.SameRepository(before) || after.Tag != before.Tag ||
+		if err1 != nil || err2 != nil || !after.SameRepository(before) || after.Tag != before.EffectiveTag() ||
 			after.WrittenName != before.WrittenName || after.Digest != pl.updated.Digest {
 			return fmt.Errorf("base %q on line %d became %q", x.Ref, x.Line, y.Ref)
 		}
