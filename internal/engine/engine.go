@@ -82,7 +82,7 @@ func (e *Engine) Graph() (*graph.Graph, error) {
 				}
 				defer root.Close()
 			}
-			bases, err := dockerfileBases(root, im.Dockerfile)
+			bases, err := dockerfileBases(root, im.Dockerfile, e.log())
 			if err != nil {
 				errs = append(errs, fmt.Errorf("images[%d].dockerfile: %w", i, err))
 				continue
@@ -104,7 +104,11 @@ func (e *Engine) workspace() string {
 	return e.Workspace
 }
 
-func dockerfileBases(root *os.Root, path string) ([]graph.Base, error) {
+// dockerfileBases reads the bases of a Dockerfile. A base whose reference
+// needs a build argument with no default (FROM ${BASE}, FROM x-${TARGETARCH})
+// cannot be known from the file alone: it is left out with a warning — list
+// it under the image's `from:` to make it part of the graph.
+func dockerfileBases(root *os.Root, path string, log *slog.Logger) ([]graph.Base, error) {
 	f, err := root.Open(filepath.FromSlash(path))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
@@ -124,7 +128,8 @@ func dockerfileBases(root *os.Root, path string) ([]graph.Base, error) {
 	var out []graph.Base
 	for _, b := range df.Bases {
 		if b.Unresolved != "" {
-			return nil, fmt.Errorf("%s:%d: base %q: %s", path, b.Line, b.Raw, b.Unresolved)
+			log.Warn("base left out of the graph: add it to the image's from: list", "dockerfile", path, "line", b.Line, "base", b.Raw, "reason", b.Unresolved)
+			continue
 		}
 		r, err := imageref.Parse(b.Ref)
 		if err != nil {
