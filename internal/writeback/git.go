@@ -66,7 +66,9 @@ func (g *git) addSecret(s string) {
 		base64.URLEncoding.EncodeToString([]byte(s)))
 }
 
-var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'"]+@`)
+// userinfoRE matches URL userinfo, including malformed userinfo with an
+// unescaped "/" in a password (over-redacting a path with "@" is fine).
+var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^@\s'"]+@`)
 
 // redact removes every known secret and any URL userinfo from s.
 func (g *git) redact(s string) string {

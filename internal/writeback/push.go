@@ -185,44 +185,63 @@ func refresh(ctx context.Context, g *git, remote, dst string, reapply func(conte
 	return strings.TrimSpace(head), paths, nil
 }
 
-// remote resolves the remote to push to: a URL with userinfo loses it
-// (sent as a header instead); a token is sent as a header to the remote's
-// host.
+// remote resolves the remote to push to. Userinfo in a URL remote is taken
+// out of the URL (argv never carries it) and sent as an Authorization
+// header scoped to the remote's host, as is a token; both are redacted from
+// every message.
 func (g *git) remote(ctx context.Context, remote, token string) (string, error) {
+	g.addSecret(token)
 	raw := remote
 	if !strings.Contains(remote, "://") {
 		if u, err := g.run(ctx, nil, "remote", "get-url", "--push", remote); err == nil {
 			raw = strings.TrimSpace(u)
 		}
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		// Named remotes, paths, ssh: git's own configuration applies.
-		if token != "" {
-			g.addSecret(token)
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return remote, nil // a path or scp-like ssh remote: git's own configuration applies
+	}
+	user, password := "x-access-token", token
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		userinfo := rest[:at]
+		name, pass, hasPass := strings.Cut(userinfo, ":")
+		name, pass = unescape(name), unescape(pass)
+		rest = rest[at+1:]
+		switch {
+		case hasPass:
+			g.addSecret(pass)
+			g.addSecret(userinfo)
+			if password == "" {
+				user, password = name, pass
+			}
+		case strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https"):
+			// A bare token as the user name ("https://TOKEN@host/...").
+			g.addSecret(name)
+			if password == "" {
+				password = name
+			}
+		}
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	clean := scheme + "://" + rest
+	if !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+		if remote == raw {
+			return clean, nil
 		}
 		return remote, nil
 	}
-	user, password := "x-access-token", token
-	if u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			g.addSecret(p)
-			if password == "" {
-				user, password = u.User.Username(), p
-			}
-		} else if password == "" {
-			// A bare token as the user name ("https://TOKEN@host/...").
-			g.addSecret(u.User.Username())
-			user, password = "x-access-token", u.User.Username()
-		}
-	}
-	g.addSecret(token)
-	g.withAuth(u.Scheme+"://"+u.Host+"/", user, password)
-	if remote == raw && u.User != nil {
-		u.User = nil
-		return u.String(), nil
+	g.withAuth(strings.ToLower(scheme)+"://"+host+"/", user, password)
+	if remote == raw {
+		return clean, nil
 	}
 	return remote, nil
+}
+
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
 }
 
 // porcelainFlag is the status flag git push --porcelain printed for dst:
