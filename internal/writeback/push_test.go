@@ -254,8 +254,10 @@ func TestPushNeverLeaksToken(t *testing.T) {
 		wantCode   int
 	}{
 		{
-			name:     "userinfo in URL, server unreachable",
-			remote:   func(*authServer, string) string { return "https://x-access-token:" + token + "@127.0.0.1:1/acme/app.git" },
+			name: "userinfo in URL, server unreachable",
+			remote: func(*authServer, string) string {
+				return "https://x-access-token:" + token + "@127.0.0.1:1/acme/app.git"
+			},
 			wantCode: exitcode.Transient,
 		},
 		{
