@@ -343,4 +343,3 @@ func TestPrimaryRateLimit(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
-

@@ -442,4 +442,3 @@ func alreadyExists(err error) bool {
 		return len(e.Message) > 0 && strings.Contains(strings.ToLower(e.Message), "already exists")
 	})
 }
-

@@ -291,9 +291,11 @@ func TestPullRequestErrors(t *testing.T) {
 			wantCode: exitcode.Partial, wantMsg: "404",
 		},
 		{
-			name:     "secondary rate limit before any write",
-			opts:     func(_ *githubtest.Server, c *github.Client) writeback.PROptions { return prOpts(c, "b") },
-			script:   func(srv *githubtest.Server) { srv.Script("POST", "/repos/acme/app/git/blobs", githubtest.SecondaryRateLimit(60)) },
+			name: "secondary rate limit before any write",
+			opts: func(_ *githubtest.Server, c *github.Client) writeback.PROptions { return prOpts(c, "b") },
+			script: func(srv *githubtest.Server) {
+				srv.Script("POST", "/repos/acme/app/git/blobs", githubtest.SecondaryRateLimit(60))
+			},
 			wantCode: exitcode.Transient, wantMsg: "secondary rate limit",
 		},
 		{
