@@ -26,6 +26,13 @@
 // dependency of buildah; fuse-overlayfs, an OCI runtime and slirp4netns are
 // not needed because builds use the vfs storage driver and chroot isolation.
 //
+// # Kubernetes and Tekton
+//
+// [StartKube] runs etcd (Debian etcd-server) and kube-apiserver, and
+// [StartTekton] Tekton's controller against it; .ci/build-tools (run by
+// .ci/install-deps) builds both from tools/go.mod into
+// $HOME/.cache/cascade-tools, once per version.
+//
 // # Running
 //
 //	go test -race ./internal/testenv/...

@@ -22,7 +22,7 @@ func TestReadObjects(t *testing.T) {
 	}{
 		{"one", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n", []string{"Namespace/a"}},
 		{"comments and empty documents", "# c\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n---\n# only a comment\n", []string{"ConfigMap/b"}},
-		{"two", "kind: A\nmetadata: {name: x}\n---\nkind: B\nmetadata: {name: y}\n", []string{"A/x", "B/y"}},
+		{"two", "kind: A\nmetadata: {name: x}\n---\nkind: B\nmetadata: {name: w}\n", []string{"A/x", "B/w"}},
 		{"empty", "", nil},
 	}
 	for _, tt := range tests {
