@@ -16,6 +16,7 @@ import (
 
 type updateFlags struct {
 	imageFlags
+	writeFlags
 	paths  []string
 	dryRun bool
 }
@@ -46,7 +47,13 @@ atomically. Files: --paths, else the config's manifests paths, else every YAML
 file and Dockerfile in the workspace (skipping .git, vendor, node_modules).
 Paths never leave the workspace (exit 5).`,
 		Example: `  cascade update --image registry.example.com/acme/app-a:latest@sha256:4f…e1 --dry-run
-  cascade update --image ghcr.io/acme/app-b:v2 --digest "$DIGEST" --paths 'deploy/**/*.yaml' -o json`,
+  cascade update --image ghcr.io/acme/app-b:v2 --digest "$DIGEST" --paths 'deploy/**/*.yaml' -o json
+
+  # In the app's pipeline, after its image is pushed: commit and push (a lost race is retried)
+  cascade update --image "$IMAGE" --digest "$DIGEST" --write commit --push
+
+  # Or propose the change as a pull request (token in GITHUB_TOKEN, never a flag)
+  cascade update --image "$IMAGE" --digest "$DIGEST" --write pull-request --repository acme/deploy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := f.updatedRef()
@@ -63,13 +70,27 @@ Paths never leave the workspace (exit 5).`,
 			if err != nil {
 				return err
 			}
+			if err := f.writeFlags.validate(); err != nil {
+				return err
+			}
 			cfg, err := optionalConfig(f.workspace, f.config)
 			if err != nil {
 				return err
 			}
-			res, err := updateManifests(cmd.Context(), cfg, f.workspace, f.paths, ref, f.dryRun)
+			ctx := cmd.Context()
+			res, err := updateManifests(ctx, cfg, f.workspace, f.paths, ref, f.dryRun)
+			var wb *report.WriteBack
+			if err == nil && res.Err() == nil && !f.dryRun {
+				wb, err = writeBack(ctx, f.writeFlags, f.workspace, ref, res, func(ctx context.Context, dir string) ([]string, error) {
+					r, err := updateManifests(ctx, cfg, dir, f.paths, ref, false)
+					if err != nil {
+						return nil, err
+					}
+					return r.Changed(), r.Err()
+				})
+			}
 			if res != nil {
-				if rerr := report.Update(g.streams.Out, ref.Short()+"@"+string(ref.Digest), res, f.dryRun, format); rerr != nil && err == nil {
+				if rerr := report.Update(g.streams.Out, ref.Short()+"@"+string(ref.Digest), res, f.dryRun, wb, format); rerr != nil && err == nil {
 					err = rerr
 				}
 			}
@@ -79,9 +100,10 @@ Paths never leave the workspace (exit 5).`,
 			return res.Err()
 		},
 	}
-	f.register(cmd, "text, json, markdown")
+	f.imageFlags.register(cmd, "text, json, markdown")
 	cmd.Flags().StringSliceVar(&f.paths, "paths", nil, "globs of files to update, relative to the workspace (repeatable; ** matches folders)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "show the changes and the diff, write nothing")
+	f.writeFlags.register(cmd)
 	return cmd
 }
 

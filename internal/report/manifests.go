@@ -8,23 +8,79 @@ import (
 	"github.com/imagecascade/cascade/internal/manifests"
 )
 
+// WriteBack says what the write-back of changed manifests did.
+type WriteBack struct {
+	Mode     string `json:"mode"`
+	Commit   string `json:"commit,omitempty"`
+	Pushed   bool   `json:"pushed,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
+	PR       string `json:"pullRequest,omitempty"`
+	Branch   string `json:"branch,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+// UpdateJSON is the JSON shape of `cascade update -o json`.
+type UpdateJSON struct {
+	SchemaVersion int                    `json:"schemaVersion"`
+	Image         string                 `json:"image"`
+	DryRun        bool                   `json:"dryRun"`
+	Changed       []string               `json:"changed"`
+	Files         []manifests.FileResult `json:"files"`
+	WriteBack     *WriteBack             `json:"writeBack,omitempty"`
+}
+
 // Update writes the result of a manifest update in format f. dryRun says
-// whether the files were left untouched.
-func Update(w io.Writer, image string, r *manifests.Result, dryRun bool, f Format) error {
+// whether the files were left untouched; wb, when not nil, what the
+// write-back did.
+func Update(w io.Writer, image string, r *manifests.Result, dryRun bool, wb *WriteBack, f Format) error {
 	switch f {
 	case JSON:
-		return writeJSON(w, struct {
-			SchemaVersion int                    `json:"schemaVersion"`
-			Image         string                 `json:"image"`
-			DryRun        bool                   `json:"dryRun"`
-			Changed       []string               `json:"changed"`
-			Files         []manifests.FileResult `json:"files"`
-		}{1, image, dryRun, nonNil(r.Changed()), nonNilFiles(r.Files)})
+		return writeJSON(w, UpdateJSON{1, image, dryRun, nonNil(r.Changed()), nonNilFiles(r.Files), wb})
 	case Markdown:
-		return updateMarkdown(w, image, r, dryRun)
+		if err := updateMarkdown(w, image, r, dryRun); err != nil {
+			return err
+		}
 	default:
-		return updateText(w, image, r, dryRun)
+		if err := updateText(w, image, r, dryRun); err != nil {
+			return err
+		}
 	}
+	writeBackText(w, wb, f == Markdown)
+	return nil
+}
+
+func writeBackText(w io.Writer, wb *WriteBack, md bool) {
+	if wb == nil || wb.Mode == "" || wb.Mode == "none" {
+		return
+	}
+	var parts []string
+	if wb.Commit != "" {
+		parts = append(parts, "commit "+shortSHA(wb.Commit))
+	}
+	if wb.Pushed {
+		parts = append(parts, fmt.Sprintf("pushed to %s (attempt %d)", wb.Branch, wb.Attempts))
+	}
+	if wb.PR != "" {
+		parts = append(parts, "pull request "+wb.PR)
+	}
+	if wb.Note != "" {
+		parts = append(parts, wb.Note)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "nothing to write back")
+	}
+	prefix := "Write-back"
+	if md {
+		prefix = "\n**Write-back**"
+	}
+	fmt.Fprintf(w, "%s (%s): %s\n", prefix, wb.Mode, strings.Join(parts, "; "))
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
 }
 
 func nonNil(s []string) []string {
