@@ -1,6 +1,7 @@
 package dispatch_test
 
 import (
+	"crypto/sha256"
 	"strings"
 	"time"
 
@@ -32,3 +33,5 @@ func target(name string, rb config.Rebuild) dispatch.Target {
 func fakePolicy(clock *retry.FakeClock) retry.Policy {
 	return retry.Policy{Clock: clock, Jitter: func(c time.Duration) time.Duration { return c }}
 }
+
+func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
