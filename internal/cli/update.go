@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -119,6 +120,9 @@ func optionalConfig(workspace, explicit string) (*config.Config, error) {
 	return config.Load(path)
 }
 
+// configFiles are the config's default places, never updated as manifests.
+var configFiles = []string{config.DefaultFile, ".github/" + config.DefaultFile}
+
 // updateManifests runs the manifest update over the selected file sets:
 // --paths, else each of the config's manifest sets, else the default set.
 // A file selected by several sets is reported once.
@@ -141,8 +145,11 @@ func updateManifests(ctx context.Context, cfg *config.Config, workspace string, 
 	out := &manifests.Result{}
 	seen := map[string]bool{}
 	for _, s := range sets {
+		// cascade's own config names images by tag on purpose: it is never
+		// a manifest to pin.
+		exclude := append(slices.Clone(s.exclude), configFiles...)
 		r, err := manifests.Update(ctx, manifests.Options{
-			Workspace: workspace, Paths: s.paths, Exclude: s.exclude, Image: ref, DryRun: dryRun, Helm: s.helm,
+			Workspace: workspace, Paths: s.paths, Exclude: exclude, Image: ref, DryRun: dryRun, Helm: s.helm,
 		})
 		if r != nil {
 			for _, f := range r.Files {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -262,3 +263,16 @@ func (c *Client) InspectAll(ctx context.Context, refs []imageref.Ref, labels boo
 	_ = g.Wait() // errors are in errs
 	return images, errs
 }
+
+// Transport returns the client's base transport with the allowlist
+// enforced, for other registry writers (such as an in-registry rebase) that
+// must refuse the same hosts. It adds no authentication, retry or user agent.
+func (c *Client) Transport() http.RoundTripper {
+	return &allowTransport{allow: c.o.allow, inner: c.o.base}
+}
+
+// Insecure reports whether host is reached over plain HTTP.
+func (c *Client) Insecure(host string) bool { return c.o.insecure[normHost(host)] }
+
+// Keychain returns the credentials source the client uses.
+func (c *Client) Keychain() authn.Keychain { return c.o.keychain }

@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/githubtest"
+	"github.com/imagecascade/cascade/internal/imagetest"
+	"github.com/imagecascade/cascade/internal/report"
+)
+
+// runFixture is a stream on an in-process registry: base, and built on it
+// app-gh (repository_dispatch), app-wf (workflow_dispatch), app-hook
+// (webhook), app-rb (rebase) and, on app-rb, child (webhook). base v2 has
+// been pushed, so the direct dependents are stale.
+type runFixture struct {
+	reg     *imagetest.Registry
+	gh      *githubtest.Server
+	ws      string
+	hooks   *hookServer
+	baseRef string
+}
+
+type hookServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	bodies   map[string]string // by path
+	failPath string
+}
+
+func newHookServer(t *testing.T) *hookServer {
+	h := &hookServer{bodies: map[string]string{}}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.bodies[r.URL.Path] = string(body)
+		fail := r.URL.Path == h.failPath
+		h.mu.Unlock()
+		if r.Header.Get("X-Cascade-Signature-256") == "" {
+			http.Error(w, "unsigned", http.StatusUnauthorized)
+			return
+		}
+		if fail {
+			http.Error(w, "no such pipeline", http.StatusUnprocessableEntity)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hookServer) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.bodies)
+}
+
+func newRunFixture(t *testing.T) *runFixture {
+	t.Helper()
+	f := &runFixture{reg: imagetest.NewRegistry(t), gh: githubtest.New(t), ws: t.TempDir(), hooks: newHookServer(t)}
+	f.gh.Repo("acme/app-gh")
+	f.gh.Repo("acme/app-wf").AddWorkflow(githubtest.Workflow{Path: ".github/workflows/build.yml",
+		Inputs: []githubtest.WorkflowInput{{Name: "base-image"}}})
+	r := f.reg
+	f.baseRef = r.Ref("acme/base:latest")
+	root := imagetest.Root(t)
+	v1 := imagetest.On(t, root)
+	v1d := r.Push("acme/base:latest", v1)
+	for _, app := range []string{"app-gh", "app-wf", "app-hook", "app-rb"} {
+		img := imagetest.Annotated(imagetest.On(t, v1), f.baseRef, v1d)
+		d := r.Push("acme/"+app+":latest", img)
+		if app == "app-rb" {
+			r.Push("acme/child:latest", imagetest.Annotated(imagetest.On(t, img), r.Ref("acme/app-rb:latest"), d))
+		}
+	}
+	r.Push("acme/base:latest", imagetest.On(t, root)) // the rebuild: v2
+
+	cfg := strings.NewReplacer("REG", r.Host, "HOOKURL", f.hooks.URL).Replace(`version: 1
+images:
+  - {name: base, image: REG/acme/base:latest, rebuild: {github: {repository: acme/base}}}
+  - {name: app-gh, image: REG/acme/app-gh:latest, from: [REG/acme/base], rebuild: {github: {repository: acme/app-gh}}}
+  - name: app-wf
+    image: REG/acme/app-wf:latest
+    from: [REG/acme/base]
+    rebuild: {github: {repository: acme/app-wf, workflow: build.yml, ref: main, inputs: {base-image: "{{ .Base.Ref }}"}}}
+  - {name: app-hook, image: REG/acme/app-hook:latest, from: [REG/acme/base], rebuild: {webhook: {url: "HOOKURL/app-hook", secretEnv: HOOK_SECRET}}}
+  - {name: app-rb, image: REG/acme/app-rb:latest, from: [REG/acme/base], rebuild: {rebase: {}}}
+  - {name: child, image: REG/acme/child:latest, from: [REG/acme/app-rb], rebuild: {webhook: {url: "HOOKURL/child", secretEnv: HOOK_SECRET}}}
+`)
+	writeFile(t, filepath.Join(f.ws, "cascade.yaml"), cfg)
+	writeFile(t, filepath.Join(f.ws, "deploy", "base.yaml"), "apiVersion: v1\nkind: Pod\nmetadata: {name: base}\nspec:\n  containers:\n    - name: c\n      image: "+f.baseRef+"  # the base itself\n")
+	return f
+}
+
+func (f *runFixture) run(t *testing.T, args ...string) (int, report.Run, string) {
+	t.Helper()
+	all := append([]string{"run", "--image", f.baseRef, "--workspace", f.ws, "--github-api-url", f.gh.URL, "-o", "json"}, args...)
+	code, out, errs := run(t, all...)
+	var r report.Run
+	if out != "" {
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("run JSON: %v\n%s", err, out)
+		}
+	}
+	return code, r, errs
+}
+
+func statuses(r report.Run) map[string]string {
+	m := map[string]string{}
+	for _, o := range r.Dispatches {
+		m[o.Name] = o.Kind + "/" + string(o.Status)
+	}
+	return m
+}
+
+// Not parallel: the tokens and the webhook secret come from the environment.
+func TestRunDispatchesEveryKindAndPinsManifests(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	t.Setenv("HOOK_SECRET", "s3cret")
+
+	code, r, errs := f.run(t)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	want := map[string]string{
+		"app-gh": "github/dispatched", "app-wf": "github/dispatched", "app-hook": "webhook/dispatched",
+		"app-rb": "rebase/dispatched", "child": "webhook/dispatched",
+	}
+	if diff := cmp.Diff(want, statuses(r)); diff != "" {
+		t.Errorf("dispatches (-want +got):\n%s", diff)
+	}
+	if len(r.Cascaded) != 1 || r.Cascaded[0].Summary.Dispatches != 1 {
+		t.Errorf("the rebased app-rb should cascade to child in the same run: %+v", r.Cascaded)
+	}
+	rd := f.gh.RepositoryDispatches()
+	if len(rd) != 1 || rd[0].Repo != "acme/app-gh" || rd[0].EventType != "base-image-updated" {
+		t.Fatalf("repository dispatches = %+v", rd)
+	}
+	var payload struct {
+		Image, Digest, Ref, Dependent string
+		Cascade                       struct {
+			ID     string
+			Depth  int
+			Chain  []string
+			Origin string
+		}
+	}
+	if err := json.Unmarshal(rd[0].ClientPayload, &payload); err != nil {
+		t.Fatal(err)
+	}
+	if payload.Dependent != "app-gh" || payload.Digest != r.Plan.Digest || payload.Cascade.Depth != 1 ||
+		!cmp.Equal(payload.Cascade.Chain, []string{"base"}) || !strings.HasPrefix(payload.Cascade.ID, "app-gh-") {
+		t.Errorf("client_payload = %s", rd[0].ClientPayload)
+	}
+	if wd := f.gh.WorkflowDispatches(); len(wd) != 1 {
+		t.Errorf("workflow dispatches = %+v", wd)
+	}
+	if !strings.Contains(f.hooks.bodies["/child"], `"chain":["base","app-rb"]`) {
+		t.Errorf("child's payload should carry the chain through the rebase: %s", f.hooks.bodies["/child"])
+	}
+	got, _ := os.ReadFile(filepath.Join(f.ws, "deploy", "base.yaml"))
+	if !strings.Contains(string(got), f.baseRef+"@"+r.Plan.Digest+"  # the base itself") {
+		t.Errorf("the base's own manifest was not pinned:\n%s", got)
+	}
+}
+
+func TestRunDryRunDispatchesAndWritesNothing(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", "")
+	before, _ := os.ReadFile(filepath.Join(f.ws, "deploy", "base.yaml"))
+	code, r, errs := f.run(t, "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, o := range r.Dispatches {
+		if o.Status != "skipped" {
+			t.Errorf("dry run dispatched %s: %s", o.Name, o.Status)
+		}
+	}
+	if len(r.Manifests.Changed) != 1 {
+		t.Errorf("dry run should show the manifest change: %+v", r.Manifests)
+	}
+	after, _ := os.ReadFile(filepath.Join(f.ws, "deploy", "base.yaml"))
+	if string(before) != string(after) || len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {
+		t.Error("dry run wrote or sent something")
+	}
+}
+
+// TestR07_BlastRadius: over the limit is refused before any call, with the
+// plan printed; the override flag lets it through.
+func TestR07_BlastRadius(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	t.Setenv("HOOK_SECRET", "s3cret")
+	code, r, _ := f.run(t, "--max-dispatches", "2")
+	if code != exitcode.Refused {
+		t.Fatalf("exit %d, want 5", code)
+	}
+	if r.Plan == nil || r.Plan.Summary.Dispatches != 4 {
+		t.Errorf("the plan should be printed: %+v", r.Plan)
+	}
+	if len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {
+		t.Error("something was dispatched over the blast radius")
+	}
+	if code, _, errs := f.run(t, "--max-dispatches", "10"); code != 0 {
+		t.Errorf("override: exit %d: %s", code, errs)
+	}
+}
+
+// TestR27_OwnDispatchRetriggers: a run for the base started by cascade's
+// own dispatch for the same base does nothing, exit 0.
+func TestR27_OwnDispatchRetriggers(t *testing.T) {
+	f := newRunFixture(t)
+	code, r, errs := f.run(t, "--cascade-context", `{"id":"x","depth":1,"chain":["base"],"origin":"o"}`)
+	if code != 0 || r.Note == "" || len(r.Dispatches) != 0 {
+		t.Errorf("exit %d, note %q, dispatches %v: %s", code, r.Note, r.Dispatches, errs)
+	}
+	// The chain also travels in from the GitHub event that started the job.
+	ev := filepath.Join(t.TempDir(), "event.json")
+	writeFile(t, ev, `{"client_payload":{"cascade":{"id":"x","depth":1,"chain":["base"],"origin":"o"}}}`)
+	t.Setenv("GITHUB_EVENT_NAME", "repository_dispatch")
+	t.Setenv("GITHUB_EVENT_PATH", ev)
+	code, r, _ = f.run(t)
+	if code != 0 || r.Note == "" || len(f.gh.Requests()) != 0 {
+		t.Errorf("from the event: exit %d, note %q", code, r.Note)
+	}
+}
+
+// TestR08_DepthOverMaxRefused: a cascade deeper than limits.maxDepth is
+// refused with zero dispatches.
+func TestR08_DepthOverMaxRefused(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	code, _, errs := f.run(t, "--cascade-context", `{"id":"x","depth":10,"chain":["a","b"],"origin":"o"}`)
+	if code != exitcode.Refused || !strings.Contains(errs, "too deep") {
+		t.Errorf("exit %d, %s; want 5, too deep", code, errs)
+	}
+	if len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {
+		t.Error("dispatched despite the depth limit")
+	}
+}
+
+// A failing target does not stop the others; the run exits 3 with every
+// outcome reported.
+func TestRunPartialFailure(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	t.Setenv("HOOK_SECRET", "s3cret")
+	f.hooks.failPath = "/app-hook"
+	code, r, errs := f.run(t)
+	if code != exitcode.Partial {
+		t.Fatalf("exit %d, want 3: %s", code, errs)
+	}
+	got := statuses(r)
+	if got["app-hook"] != "webhook/failed" || got["app-gh"] != "github/dispatched" || got["child"] != "webhook/dispatched" {
+		t.Errorf("outcomes = %v", got)
+	}
+	if !strings.Contains(errs, "app-hook") {
+		t.Errorf("the error should name the failed target: %s", errs)
+	}
+}
