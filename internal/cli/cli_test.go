@@ -195,7 +195,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"Everything is up to date.", "app-a", "stale", "annotation", "layers", "2 stale, 0 current"} {
+	for _, want := range []string{"Everything is up to date.", "app-a", "stale", "annotation", "layers", "2 stale, 0 current", "dispatched", "+          image: demo.cascade.local/acme/app-a:latest@sha256:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -1,11 +1,16 @@
 // Package demo plays cascade's seed scenario — the OpenShift "Image Stream"
-// lab, centos:7 → httpd-base:latest → app-a and app-b — on the embedded
-// default: an in-process registry (go-containerregistry's pkg/registry, served
-// through an in-memory transport, no sockets, no network) and a temporary
-// workspace holding the config and Dockerfiles.
+// lab, centos:7 → httpd-base:latest → app-a and app-b, each deployed — end to
+// end on the embedded default: an in-process registry (go-containerregistry's
+// pkg/registry behind an in-memory transport: no sockets, no network), a
+// temporary workspace with the config, Dockerfiles and deployment manifests,
+// and an embedded executor standing in for the GitHub and Tekton pipelines
+// that rebuild the apps. Everything else is cascade's real code: the engine's
+// plan, dispatch's fan-out, the manifests rewriter.
 package demo
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"embed"
 	"fmt"
@@ -15,20 +20,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imagecascade/cascade/internal/config"
+	"github.com/imagecascade/cascade/internal/dispatch"
 	"github.com/imagecascade/cascade/internal/engine"
 	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/manifests"
 	"github.com/imagecascade/cascade/internal/plan"
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
@@ -52,15 +55,18 @@ const (
 type Options struct {
 	// Keep leaves the workspace in place and prints where it is.
 	Keep bool
-	// Workspace, when set, is used instead of a temporary folder.
-	Workspace string
 }
 
 // Result is what the demo did, for tests.
 type Result struct {
-	Workspace string
-	Before    *plan.Plan
-	After     *plan.Plan
+	Workspace  string
+	Before     *plan.Plan
+	After      *plan.Plan
+	Dispatches []dispatch.Outcome
+	// Final is the plan once the rebuilt apps are pushed: all current.
+	Final *plan.Plan
+	// Diff is the manifest diff the apps' cascade steps made.
+	Diff string
 }
 
 // InMemory is an http.RoundTripper that serves every request with an
@@ -84,197 +90,256 @@ func (t InMemory) RoundTrip(req *http.Request) (*http.Response, error) {
 func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	start := time.Now()
 	tr := InMemory{Handler: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}
-	ws, cleanup, err := workspace(opts)
+	ws, cleanup, err := newWorkspace(opts)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
 	res := &Result{Workspace: ws}
+	b := &builder{ctx: ctx, tr: tr, w: w}
 
-	fmt.Fprintf(w, "cascade demo: the OpenShift \"Image Stream\" lab on an in-process registry (%s, no network)\n\n", Host)
-	fmt.Fprintln(w, "1. Seed the registry: centos:7 -> httpd-base:latest -> app-a, app-b")
-	push := pusher{ctx: ctx, tr: tr, w: w}
-	centos, err := push.image(Centos, mustRandom(1), nil, true)
+	fmt.Fprintf(w, "cascade demo: the OpenShift \"Image Stream\" lab on an in-process registry (%s, no network)\n", Host)
+	fmt.Fprintln(w, "\n1. Seed: centos:7 -> httpd-base:latest -> app-a, app-b, and their deployments pinned by digest")
+	centos, err := b.build(Centos, nil, "centos 7 userland", true)
 	if err != nil {
 		return nil, err
 	}
-	baseV1, err := push.image(HttpdBase, appendLayer(centos.img), &centos, true)
+	baseV1, err := b.build(HttpdBase, &centos, "httpd 2.4.6", true)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := push.image(AppA, appendLayer(baseV1.img), &baseV1, true); err != nil {
+	appA, err := b.build(AppA, &baseV1, "app-a v1.0", true)
+	if err != nil {
 		return nil, err
 	}
-	// app-b is pushed in Docker format without base annotations: cascade
-	// falls back to comparing layers.
-	if _, err := push.image(AppB, appendLayer(baseV1.img), &baseV1, false); err != nil {
+	// app-b is pushed in Docker format, without base annotations: cascade
+	// decides it by comparing layers.
+	appB, err := b.build(AppB, &baseV1, "app-b v3.2", false)
+	if err != nil {
+		return nil, err
+	}
+	if err := pinSeed(ws, map[string]string{"APP_A_DIGEST": appA.digest.String(), "APP_B_DIGEST": appB.digest.String()}); err != nil {
 		return nil, err
 	}
 
-	cfgPath, err := config.Find(ws, "")
+	cfg, err := config.Load(filepath.Join(ws, config.DefaultFile))
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		return nil, err
-	}
-	res2, err := registry.New(registry.WithTransport(tr), registry.WithAllow(cfg.Registries.Allow),
+	reg, err := registry.New(registry.WithTransport(tr), registry.WithAllow(cfg.Registries.Allow),
 		registry.WithKeychain(authn.NewMultiKeychain()))
 	if err != nil {
 		return nil, err
 	}
-	e := &engine.Engine{Config: cfg, Workspace: ws, Resolver: res2}
+	e := &engine.Engine{Config: cfg, Workspace: ws, Resolver: reg}
 	updated := imageref.MustParse(HttpdBase)
 
-	fmt.Fprintf(w, "\n2. cascade plan --image %s   (before any change)\n\n", HttpdBase)
-	res.Before, err = e.Plan(ctx, updated, engine.PlanOptions{})
-	if err != nil {
+	fmt.Fprintf(w, "\n2. cascade plan --image %s   (nothing has changed yet)\n\n", HttpdBase)
+	if res.Before, err = e.Plan(ctx, updated, engine.PlanOptions{}); err != nil {
 		return nil, fmt.Errorf("planning before the rebuild: %w", err)
 	}
 	if err := report.Plan(indent(w), res.Before, report.Text); err != nil {
 		return nil, err
 	}
 
-	fmt.Fprintln(w, "\n3. Start build: httpd-base is rebuilt (a new layer on centos:7) and pushed")
-	if _, err := push.image(HttpdBase, appendLayer(centos.img), &centos, true); err != nil {
+	fmt.Fprintln(w, "\n3. Start build: httpd-base is rebuilt (a security update) and pushed")
+	baseV2, err := b.build(HttpdBase, &centos, "httpd 2.4.6 + security update", true)
+	if err != nil {
 		return nil, err
 	}
 
-	fmt.Fprintf(w, "\n4. cascade plan --image %s   (after the rebuild)\n\n", HttpdBase)
-	res.After, err = e.Plan(ctx, updated, engine.PlanOptions{})
+	fmt.Fprintf(w, "\n4. cascade run --image %s\n\n", HttpdBase)
+	after, err := e.Plan(ctx, updated, engine.PlanOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("planning after the rebuild: %w", err)
 	}
-	if err := report.Plan(indent(w), res.After, report.Text); err != nil {
+	res.After = after
+	if err := report.Plan(indent(w), after, report.Text); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "\napp-a was caught by its OCI base annotation, app-b (no annotations) by its layers.\n")
-	fmt.Fprintf(w, "Next: `cascade run` dispatches these rebuilds (GitHub, Tekton, webhook or rebase)\n")
-	fmt.Fprintf(w, "and pins the new digests in the deployment manifests.\n")
+	newBase := updated
+	newBase.Digest = imageref.Digest(after.Digest)
+	x := &executor{b: b, cfg: cfg, ws: ws}
+	targets := targetsOf(cfg, after, newBase)
+	fmt.Fprintln(w, "\n   Dispatching (the embedded executor stands in for the GitHub and Tekton pipelines):")
+	res.Dispatches, err = dispatch.Run(ctx, targets, map[string]dispatch.Dispatcher{"github": x.as("github"), "tekton": x.as("tekton")},
+		dispatch.RunOptions{Limit: cfg.Limits.MaxDispatches, MaxDepth: cfg.Limits.MaxDepth, Concurrency: 1})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range res.Dispatches {
+		fmt.Fprintf(w, "   - %-6s %-7s %-10s %s\n", o.Name, o.Kind, o.Status, o.Detail)
+	}
+	if err := dispatch.Summarize(res.Dispatches); err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(w, "\n5. cascade plan --image %s   (after the apps' pipelines ran)\n\n", HttpdBase)
+	if res.Final, err = e.Plan(ctx, updated, engine.PlanOptions{}); err != nil {
+		return nil, err
+	}
+	if err := report.Plan(indent(w), res.Final, report.Text); err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintln(w, "\n6. The cascade:")
+	tree(indent(w), centos, baseV2, x.rebuilt, res.After)
+	res.Diff = x.diff.String()
+	fmt.Fprintln(w, "\n7. What the apps' cascade steps changed in the deployment manifests:")
+	fmt.Fprintln(w)
+	fmt.Fprint(indent(w), res.Diff)
 	if opts.Keep {
 		fmt.Fprintf(w, "\nWorkspace kept at %s\n", ws)
 	}
-	fmt.Fprintf(w, "\nDone in %s.\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(w, "\nDone in %s: app-a (OCI base annotation) and app-b (shared layers) were found stale,\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintln(w, "rebuilt on the new httpd-base, and their deployments moved to the new digests.")
 	return res, nil
 }
 
-// workspace writes the embedded workspace to a folder.
-func workspace(opts Options) (string, func(), error) {
-	dir := opts.Workspace
-	cleanup := func() {}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "cascade-demo-")
-		if err != nil {
-			return "", nil, fmt.Errorf("creating the demo workspace: %w", err)
+// targetsOf turns the plan's dispatch actions into targets.
+func targetsOf(cfg *config.Config, p *plan.Plan, base imageref.Ref) []dispatch.Target {
+	var out []dispatch.Target
+	for _, d := range p.Dependents {
+		if d.Action != plan.ActionDispatch {
+			continue
 		}
-		dir = d
-		if !opts.Keep {
-			cleanup = func() { os.RemoveAll(d) }
+		im, _ := cfg.ImageByName(d.Name)
+		out = append(out, dispatch.Target{
+			Name: d.Name, Image: imageref.MustParse(im.Image), Rebuild: im.Rebuild,
+			Base: dispatch.BaseRef{Name: "httpd-base", Ref: base},
+			Cascade: dispatch.Cascade{Depth: d.Depth, Chain: []string{"httpd-base"},
+				Origin: base.Name() + "@" + string(base.Digest)},
+		})
+	}
+	return out
+}
+
+// executor plays the apps' pipelines: build on the new base, push, then
+// the app's own cascade step pins its new digest in the manifests.
+type executor struct {
+	b       *builder
+	cfg     *config.Config
+	ws      string
+	rebuilt map[string]built
+	diff    strings.Builder
+}
+
+type kindExecutor struct {
+	x    *executor
+	kind string
+}
+
+func (x *executor) as(kind string) dispatch.Dispatcher { return kindExecutor{x: x, kind: kind} }
+
+func (k kindExecutor) Kind() string { return k.kind }
+
+func (k kindExecutor) Dispatch(ctx context.Context, t dispatch.Target) dispatch.Outcome {
+	x := k.x
+	o := dispatch.Outcome{Name: t.Name, Kind: k.kind, Key: t.Key(), Attempts: 1}
+	base, ok := x.b.images[t.Base.Ref.Short()]
+	if !ok {
+		o.Status, o.Err = dispatch.StatusFailed, fmt.Errorf("base %s not built in this demo", t.Base.Ref.Short())
+		return o
+	}
+	img, err := x.b.build(t.Image.Short(), &base, t.Name+" rebuilt on "+t.Base.Ref.Digest.Short(), t.Name != "app-b")
+	if err != nil {
+		o.Status, o.Err = dispatch.StatusFailed, err
+		return o
+	}
+	if x.rebuilt == nil {
+		x.rebuilt = map[string]built{}
+	}
+	x.rebuilt[t.Name] = img
+	// The app pipeline's last step: cascade for the app's new digest.
+	ref := t.Image
+	ref.Digest = imageref.Digest(img.digest.String())
+	var paths, exclude []string
+	for _, m := range x.cfg.Manifests {
+		paths, exclude = append(paths, m.Paths...), append(exclude, m.Exclude...)
+	}
+	r, err := manifests.Update(ctx, manifests.Options{Workspace: x.ws, Paths: paths, Exclude: exclude, Image: ref})
+	if err == nil {
+		err = r.Err()
+	}
+	if err != nil {
+		o.Status, o.Err = dispatch.StatusFailed, fmt.Errorf("pinning %s: %w", ref.Short(), err)
+		return o
+	}
+	x.diff.WriteString(r.Diff())
+	pipeline := "workflow build.yml"
+	if t.Rebuild.Tekton != nil {
+		pipeline = "PipelineRun " + t.Key()
+	}
+	o.Status = dispatch.StatusDispatched
+	o.Detail = fmt.Sprintf("%s: built %s, pinned in %s", pipeline, ref.Digest.Short(), strings.Join(r.Changed(), ", "))
+	return o
+}
+
+// tree draws the cascade as a terminal tree.
+func tree(w io.Writer, centos, base built, rebuilt map[string]built, p *plan.Plan) {
+	fmt.Fprintf(w, "%s  %s\n", Centos, centos.digest.Hex[:12])
+	fmt.Fprintf(w, "└── %s  %s  (rebuilt: Start build)\n", HttpdBase, base.digest.Hex[:12])
+	for i, d := range p.Dependents {
+		branch := "├──"
+		if i == len(p.Dependents)-1 {
+			branch = "└──"
 		}
+		now := "-"
+		if r, ok := rebuilt[d.Name]; ok {
+			now = r.digest.Hex[:12]
+		}
+		fmt.Fprintf(w, "    %s %s  %s -> %s  (%s by %s, rebuilt via %s)\n", branch, d.Name, short(d.Digest), now, d.Status, d.Evidence, d.Rebuild)
+	}
+}
+
+func short(d string) string { return imageref.Digest(d).Short() }
+
+// newWorkspace writes the embedded workspace to a temporary folder.
+func newWorkspace(opts Options) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "cascade-demo-")
+	if err != nil {
+		return "", nil, fmt.Errorf("creating the demo workspace: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	if opts.Keep {
+		cleanup = func() {}
 	}
 	sub, err := fs.Sub(workspaceFS, "workspace")
-	if err != nil {
-		return "", nil, err
+	if err == nil {
+		err = os.CopyFS(dir, sub)
 	}
-	if err := os.CopyFS(dir, sub); err != nil {
+	if err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("writing the demo workspace: %w", err)
 	}
 	return dir, cleanup, nil
 }
 
-type pushed struct {
-	ref    string
-	img    v1.Image
-	digest v1.Hash
-}
-
-type pusher struct {
-	ctx context.Context
-	tr  http.RoundTripper
-	w   io.Writer
-}
-
-// image pushes img under ref. With base set and annotate true it records the
-// base in OCI annotations, as buildah and podman do.
-func (p pusher) image(ref string, img v1.Image, base *pushed, annotate bool) (pushed, error) {
-	if annotate {
-		img = mutate.MediaType(img, types.OCIManifestSchema1)
-		img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-		if base != nil {
-			img = mutate.Annotations(img, map[string]string{
-				registry.BaseNameKey:   base.ref,
-				registry.BaseDigestKey: base.digest.String(),
-			}).(v1.Image)
+// pinSeed writes the seed digests into the deployment manifests.
+func pinSeed(ws string, digests map[string]string) error {
+	return filepath.WalkDir(filepath.Join(ws, "deploy"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return pushed{}, err
-	}
-	if err := remote.Write(r, img, remote.WithTransport(p.tr), remote.WithContext(p.ctx)); err != nil {
-		return pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return pushed{}, err
-	}
-	layers, _ := img.Layers()
-	note := ""
-	if base != nil && !annotate {
-		note = " (docker format, no base annotations)"
-	}
-	fmt.Fprintf(p.w, "   pushed %-45s %s  %s%s\n", ref, imageref.Digest(d.String()).Short(), plural(len(layers), "layer"), note)
-	return pushed{ref: ref, img: img, digest: d}, nil
-}
-
-func mustRandom(layers int64) v1.Image {
-	img, err := random.Image(512, layers)
-	if err != nil {
-		panic(err) // random.Image fails only on a broken crypto/rand
-	}
-	return img
-}
-
-// appendLayer builds on img with one new random layer: a build step.
-func appendLayer(img v1.Image) v1.Image {
-	l, err := random.Layer(256, types.DockerLayer)
-	if err != nil {
-		panic(err)
-	}
-	out, err := mutate.AppendLayers(img, l)
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-type indentWriter struct {
-	w   io.Writer
-	bol bool
-}
-
-func indent(w io.Writer) io.Writer { return &indentWriter{w: w, bol: true} }
-
-func (iw *indentWriter) Write(p []byte) (int, error) {
-	for _, c := range p {
-		if iw.bol && c != '\n' {
-			if _, err := io.WriteString(iw.w, "   "); err != nil {
-				return 0, err
-			}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
 		}
-		if _, err := iw.w.Write([]byte{c}); err != nil {
-			return 0, err
+		s := string(data)
+		for k, v := range digests {
+			s = strings.ReplaceAll(s, k, v)
 		}
-		iw.bol = c == '\n'
-	}
-	return len(p), nil
+		return os.WriteFile(p, []byte(s), 0o644)
+	})
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
+// tarLayer is a deterministic one-file layer, so the demo's digests are the
+// same on every run.
+func tarLayer(name, content string) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), ModTime: time.Unix(0, 0)})
+	_, _ = tw.Write([]byte(content))
+	_ = tw.Close()
+	return buf.Bytes()
 }
