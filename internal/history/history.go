@@ -1,0 +1,105 @@
+// Package history keeps cascade's "virtual repository" (PRODUCT.md,
+// "History"): for every digest an image is updated to, a record of the
+// generation — the digest before, the time, and each dispatch with its
+// outcome — stored in the registry next to the image as an OCI artifact whose
+// subject is the new digest. The records make re-runs idempotent: a
+// (dependent, digest) dispatched successfully is not dispatched again, a
+// failed one is retried (RELIABILITY.md, promises 3 and 9).
+//
+// Each run appends its own artifact (records are immutable; nothing is read,
+// modified and written back); Load merges all the records of a digest.
+// Records are found through the OCI referrers API, or, on registries without
+// it (distribution 2.8), through the referrers tag scheme ("sha256-<hex>"),
+// which go-containerregistry maintains when it pushes a manifest with a
+// subject.
+package history
+
+import (
+	"time"
+
+	"github.com/imagecascade/cascade/internal/dispatch"
+)
+
+// Media types of a history record.
+const (
+	// ArtifactType is the record manifest's artifactType and the media type
+	// of its single layer, the Generation JSON.
+	ArtifactType = "application/vnd.imagecascade.history.v1+json"
+	// EmptyConfigType is the OCI empty descriptor's media type, the
+	// record's config ("{}").
+	EmptyConfigType = "application/vnd.oci.empty.v1+json"
+	// CreatedAnnotation holds the record's time (RFC 3339) on the manifest.
+	CreatedAnnotation = "org.opencontainers.image.created"
+)
+
+// SchemaVersion is the version of the Generation JSON this package writes.
+const SchemaVersion = 1
+
+// Generation is what one cascade run did for one new digest of an image.
+// Its JSON form is stable: new fields are only ever added.
+type Generation struct {
+	// SchemaVersion is the record format (SchemaVersion).
+	SchemaVersion int `json:"schemaVersion"`
+	// Image is the normalized repository ("registry.example.com/acme/base").
+	Image string `json:"image"`
+	// Tag is the tag the digest was published under, when known.
+	Tag string `json:"tag,omitempty"`
+	// Digest is the new digest: the record's subject.
+	Digest string `json:"digest"`
+	// Previous is the digest the tag named before, when known.
+	Previous string `json:"previous,omitempty"`
+	// Time is when the run recorded the generation.
+	Time time.Time `json:"time"`
+	// CascadeID, Origin and Chain place the run in its cascade (the
+	// incoming cascade context, when the run continued one).
+	CascadeID string   `json:"cascadeId,omitempty"`
+	Origin    string   `json:"origin,omitempty"`
+	Chain     []string `json:"chain,omitempty"`
+	// Dispatches are the run's dispatches, one per dependent.
+	Dispatches []Dispatch `json:"dispatches"`
+}
+
+// Dispatch is one dispatch of a Generation and its outcome.
+type Dispatch struct {
+	// Dependent is the dependent's name in the config.
+	Dependent string `json:"dependent"`
+	// Kind is its rebuild kind ("github", "tekton", "webhook", "rebase").
+	Kind string `json:"kind,omitempty"`
+	// Key is the dedup key (dispatch.DedupKey).
+	Key string `json:"key"`
+	// Status is dispatched, already-dispatched, failed or skipped.
+	Status dispatch.Status `json:"status"`
+	// Detail says what was done (a run URL, a PipelineRun name, ...).
+	Detail string `json:"detail,omitempty"`
+	// Time is when the dispatch finished.
+	Time time.Time `json:"time,omitzero"`
+	// Error is why it failed, redacted; empty unless Status is failed.
+	Error string `json:"error,omitempty"`
+}
+
+// FromOutcome turns a dispatch outcome into a Dispatch at time at. The
+// error text is redacted (dispatch.Redact).
+func FromOutcome(o dispatch.Outcome, at time.Time) Dispatch {
+	d := Dispatch{Dependent: o.Name, Kind: o.Kind, Key: o.Key, Status: o.Status, Detail: o.Detail, Time: at.UTC()}
+	if o.Err != nil {
+		d.Error = dispatch.Redact(o.Err.Error())
+	}
+	return d
+}
+
+// Dispatched returns the dedup keys that gens record as dispatched
+// successfully (dispatched or already-dispatched): a run skips them.
+// Failed and skipped dispatches are not in it, so they are tried again. A
+// key dispatched successfully in any record stays in it, whatever later
+// records say: the rebuild was started.
+func Dispatched(gens []Generation) map[string]bool {
+	out := map[string]bool{}
+	for _, g := range gens {
+		for _, d := range g.Dispatches {
+			if d.Key != "" && (d.Status == dispatch.StatusDispatched || d.Status == dispatch.StatusAlreadyDispatched) {
+				out[d.Key] = true
+			}
+		}
+	}
+	return out
+}
