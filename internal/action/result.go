@@ -3,6 +3,7 @@ package action
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -42,6 +43,21 @@ func parseResult(command string, data []byte) (*report.Run, error) {
 		var r report.Run
 		if err := dec(&r); err != nil {
 			return nil, err
+		}
+		// An Outcome's Err is written as the string "error" and not read
+		// back by its type: restore it.
+		var errs struct {
+			Dispatches []struct {
+				Error string `json:"error"`
+			} `json:"dispatches"`
+		}
+		if err := dec(&errs); err != nil {
+			return nil, err
+		}
+		for i, e := range errs.Dispatches {
+			if e.Error != "" && i < len(r.Dispatches) {
+				r.Dispatches[i].Err = errors.New(e.Error)
+			}
 		}
 		return &r, nil
 	}

@@ -1,0 +1,483 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// harness is one action run against a fake runner, with the runner's
+// files (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, the event) in a temp folder.
+type harness struct {
+	env    map[string]string
+	setenv map[string]string
+	// reply is what the fake command prints on stdout and stderr, and its
+	// exit code.
+	stdout, stderr string
+	code           int
+
+	mu   sync.Mutex
+	args []string
+	log  bytes.Buffer
+}
+
+func newHarness(t *testing.T, inputs map[string]string) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &harness{
+		env: map[string]string{
+			"GITHUB_OUTPUT":       filepath.Join(dir, "output"),
+			"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
+			"GITHUB_WORKSPACE":    dir,
+			"GITHUB_ACTIONS":      "true",
+		},
+		setenv: map[string]string{},
+	}
+	for k, v := range inputs {
+		h.env["INPUT_"+strings.ToUpper(k)] = v
+	}
+	return h
+}
+
+func (h *harness) event(t *testing.T, name string, payload any) {
+	t.Helper()
+	b, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "event.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.env["GITHUB_EVENT_NAME"] = name
+	h.env["GITHUB_EVENT_PATH"] = p
+}
+
+func (h *harness) run(t *testing.T) int {
+	t.Helper()
+	runner := func(_ context.Context, args []string, stdout, stderr io.Writer) int {
+		h.mu.Lock()
+		h.args = args
+		h.mu.Unlock()
+		io.WriteString(stdout, h.stdout)
+		io.WriteString(stderr, h.stderr)
+		return h.code
+	}
+	return Run(context.Background(), Options{
+		Runner: runner,
+		Stdout: &h.log,
+		Getenv: func(k string) string { return h.env[k] },
+		Setenv: func(k, v string) error { h.setenv[k] = v; return nil },
+	})
+}
+
+// outputs parses GITHUB_OUTPUT as the runner does: name<<DELIM lines.
+func (h *harness) outputs(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(h.env["GITHUB_OUTPUT"])
+	if err != nil {
+		t.Fatalf("reading GITHUB_OUTPUT: %v", err)
+	}
+	out := map[string]string{}
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		if lines[i] == "" {
+			continue
+		}
+		name, delim, ok := strings.Cut(lines[i], "<<")
+		if !ok {
+			t.Fatalf("GITHUB_OUTPUT line %d: %q is not name<<DELIMITER", i+1, lines[i])
+		}
+		var val []string
+		for i++; i < len(lines) && lines[i] != delim; i++ {
+			val = append(val, lines[i])
+		}
+		out[name] = strings.Join(val, "\n")
+	}
+	return out
+}
+
+func (h *harness) summary(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(h.env["GITHUB_STEP_SUMMARY"])
+	if err != nil {
+		t.Fatalf("reading GITHUB_STEP_SUMMARY: %v", err)
+	}
+	return string(data)
+}
+
+// activeCommands returns the workflow commands the runner would act on in
+// log: lines starting with "::" outside ::stop-commands:: regions.
+func activeCommands(log string) []string {
+	var out []string
+	stop := ""
+	for _, line := range strings.Split(log, "\n") {
+		if stop != "" {
+			if line == "::"+stop+"::" {
+				stop = ""
+			}
+			continue
+		}
+		if tok, ok := strings.CutPrefix(line, "::stop-commands::"); ok {
+			stop = tok
+			continue
+		}
+		if strings.HasPrefix(line, "::") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+const runJSON = `{
+  "schemaVersion": 1,
+  "dryRun": false,
+  "plan": {
+    "schemaVersion": 1, "image": "registry.example.com/acme/httpd-base:latest",
+    "digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    "index": false, "roots": ["httpd-base"],
+    "dependents": [
+      {"name": "app-a", "image": "registry.example.com/acme/app-a:latest", "depth": 1, "base": "httpd-base",
+       "status": "stale", "evidence": "annotation", "reason": "built on sha256:0000", "rebuild": "github", "action": "dispatch"},
+      {"name": "app-b", "image": "registry.example.com/acme/app-b:latest", "depth": 1, "base": "httpd-base",
+       "status": "current", "evidence": "layers", "reason": "built on the new digest", "rebuild": "tekton", "action": "skip"},
+      {"name": "app-c", "image": "registry.example.com/acme/app-c:latest", "depth": 2, "base": "app-a",
+       "status": "stale", "evidence": "annotation", "reason": "its base app-a is rebuilt", "rebuild": "webhook", "action": "cascade", "via": "app-a"}
+    ],
+    "summary": {"dependents": 3, "stale": 2, "current": 1, "unknown": 0, "dispatches": 1}
+  },
+  "dispatches": [
+    {"name": "app-a", "kind": "github", "key": "app-a@sha256:111111111111", "status": "dispatched", "detail": "repository_dispatch acme/app-a", "attempts": 1}
+  ],
+  "manifests": {
+    "schemaVersion": 1, "image": "registry.example.com/acme/httpd-base:latest@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    "dryRun": false, "changed": ["deploy/base.yaml"],
+    "files": [{"path": "deploy/base.yaml", "format": "kubernetes",
+      "objects": [{"kind": "Deployment", "name": "base", "changes": [{"line": 17, "column": 16, "field": "spec.template.spec.containers[0].image",
+        "old": "registry.example.com/acme/httpd-base:latest", "new": "registry.example.com/acme/httpd-base:latest@sha256:1111111111111111111111111111111111111111111111111111111111111111"}]}]}],
+    "writeBack": {"mode": "pull-request", "pullRequest": "https://github.example.com/acme/base/pull/7", "branch": "cascade/httpd-base-111111111111"}
+  }
+}`
+
+func TestRunWritesOutputsSummaryAndAnnotations(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{
+		"image": "registry.example.com/acme/httpd-base:latest", "write": "pull-request", "token": "ghs_secret123",
+		"github-api-url": "https://github.example.com/api/v3/",
+	})
+	h.stdout, h.code = runJSON, 0
+	if code := h.run(t); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, h.log.String())
+	}
+	out := h.outputs(t)
+	wantOut := map[string]string{
+		"stale":         "2",
+		"dispatched":    `[{"name":"app-a","kind":"github","status":"dispatched","key":"app-a@sha256:111111111111","detail":"repository_dispatch acme/app-a"}]`,
+		"updated-files": `["deploy/base.yaml"]`,
+		"pull-request":  "https://github.example.com/acme/base/pull/7",
+	}
+	planOut := out["plan"]
+	delete(out, "plan")
+	if diff := cmp.Diff(wantOut, out); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	var p struct {
+		Image   string `json:"image"`
+		Summary struct{ Stale int }
+	}
+	if err := json.Unmarshal([]byte(planOut), &p); err != nil || p.Image != "registry.example.com/acme/httpd-base:latest" || p.Summary.Stale != 2 {
+		t.Errorf("plan output %q: %v, %+v", planOut, err, p)
+	}
+
+	log := h.log.String()
+	if !strings.HasPrefix(log, "::add-mask::ghs_secret123\n") {
+		t.Errorf("the token is not masked first; log starts %q", log[:min(len(log), 80)])
+	}
+	if strings.Count(log, "ghs_secret123") != 1 {
+		t.Errorf("the token appears in the log beyond its mask:\n%s", log)
+	}
+	if diff := cmp.Diff(map[string]string{TokenEnv: "ghs_secret123"}, h.setenv); diff != "" {
+		t.Errorf("env handed to the command (-want +got):\n%s", diff)
+	}
+	for _, a := range h.args {
+		if strings.Contains(a, "ghs_secret123") {
+			t.Errorf("token in argv: %q", h.args)
+		}
+	}
+	wantArgs := []string{"run", "-o", "json", "--image=registry.example.com/acme/httpd-base:latest", "--write=pull-request", "--github-api-url=https://github.example.com/api/v3/"}
+	if diff := cmp.Diff(wantArgs, h.args); diff != "" {
+		t.Errorf("args (-want +got):\n%s", diff)
+	}
+
+	cmds := activeCommands(log)
+	wantCmds := []string{
+		"::add-mask::ghs_secret123",
+		"::group::cascade: inputs",
+		"::endgroup::",
+		"::group::cascade run",
+		"::endgroup::",
+		"::group::cascade: report",
+		"::endgroup::",
+		"::notice col=16,file=deploy/base.yaml,line=17,title=cascade pinned registry.example.com/acme/httpd-base%3Alatest@sha256%3A1111111111111111111111111111111111111111111111111111111111111111::Deployment/base spec.template.spec.containers[0].image: registry.example.com/acme/httpd-base:latest → registry.example.com/acme/httpd-base:latest@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+	}
+	if diff := cmp.Diff(wantCmds, cmds); diff != "" {
+		t.Errorf("workflow commands (-want +got):\n%s\nlog:\n%s", diff, log)
+	}
+
+	sum := h.summary(t)
+	for _, want := range []string{
+		"## cascade run — `registry.example.com/acme/httpd-base:latest`",
+		"```mermaid\nflowchart LR\n",
+		`subgraph tier1["tier 1"]`,
+		`n1["app-a<br/>stale · dispatched"]:::stale`,
+		`n2["app-b<br/>current · skip"]:::current`,
+		`subgraph tier2["tier 2"]`,
+		`n3["app-c<br/>stale · cascade"]:::stale`,
+		"n1 -->|cascade| n3",
+		"| 1 | `app-a` | 🔄 stale | annotation | dispatch | github | 🚀 dispatched |",
+		"### Dispatches",
+		"| `deploy/base.yaml` | 17 | Deployment/base |",
+		"pull request https://github.example.com/acme/base/pull/7",
+	} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+}
+
+func TestRunInputsToArgs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		inputs   map[string]string
+		event    string
+		payload  any
+		wantArgs []string
+		wantWarn []string
+	}{{
+		name:     "run defaults",
+		inputs:   map[string]string{"image": "ghcr.io/acme/base:1"},
+		wantArgs: []string{"run", "-o", "json", "--image=ghcr.io/acme/base:1"},
+	}, {
+		name: "run with every input",
+		inputs: map[string]string{"image": "ghcr.io/acme/base:1", "digest": "sha256:" + strings.Repeat("a", 64), "config": "ci/cascade.yaml",
+			"workspace": "sub", "dry-run": "true", "write": "commit", "push": "TRUE", "max-dispatches": "7", "dispatch-unknown": "True"},
+		wantArgs: []string{"run", "-o", "json", "--image=ghcr.io/acme/base:1", "--digest=sha256:" + strings.Repeat("a", 64), "--config=ci/cascade.yaml",
+			"--workspace=sub", "--dry-run=true", "--write=commit", "--push=true", "--max-dispatches=7", "--dispatch-unknown=true"},
+	}, {
+		name:     "plan ignores write-back inputs, with a warning",
+		inputs:   map[string]string{"command": "plan", "image": "ghcr.io/acme/base:1", "write": "commit", "dry-run": "true", "github-api-url": "https://api.github.com"},
+		wantArgs: []string{"plan", "-o", "json", "--image=ghcr.io/acme/base:1"},
+		wantWarn: []string{"::warning::input dry-run is ignored by command plan", "::warning::input write is ignored by command plan"},
+	}, {
+		name:     "update",
+		inputs:   map[string]string{"command": "update", "image": "ghcr.io/acme/app:1@sha256:" + strings.Repeat("b", 64), "max-dispatches": "3"},
+		wantArgs: []string{"update", "-o", "json", "--image=ghcr.io/acme/app:1@sha256:" + strings.Repeat("b", 64)},
+		wantWarn: []string{"::warning::input max-dispatches is ignored by command update"},
+	}, {
+		name:   "repository_dispatch payload when image is empty",
+		inputs: map[string]string{},
+		event:  "repository_dispatch",
+		payload: map[string]any{"action": "base-image-updated", "client_payload": map[string]any{
+			"image": "ghcr.io/acme/base:1", "digest": "sha256:" + strings.Repeat("c", 64), "dependent": "app",
+			"cascade": map[string]any{"id": "k", "depth": 1, "chain": []string{"base"}, "origin": "ghcr.io/acme/base@sha256:" + strings.Repeat("c", 64)},
+		}},
+		wantArgs: []string{"run", "-o", "json", "--image=ghcr.io/acme/base:1", "--digest=sha256:" + strings.Repeat("c", 64),
+			`--cascade-context={"chain":["base"],"depth":1,"id":"k","origin":"ghcr.io/acme/base@sha256:` + strings.Repeat("c", 64) + `"}`},
+	}, {
+		name:   "the image input wins over the payload, the chain travels on",
+		inputs: map[string]string{"image": "ghcr.io/acme/app:latest"},
+		event:  "repository_dispatch",
+		payload: map[string]any{"client_payload": map[string]any{
+			"image": "ghcr.io/acme/base:1", "cascade": map[string]any{"id": "k", "depth": 1, "chain": []string{"base"}},
+		}},
+		wantArgs: []string{"run", "-o", "json", "--image=ghcr.io/acme/app:latest", `--cascade-context={"chain":["base"],"depth":1,"id":"k"}`},
+	}, {
+		name:   "workflow_dispatch inputs",
+		inputs: map[string]string{"command": "update"},
+		event:  "workflow_dispatch",
+		payload: map[string]any{"inputs": map[string]any{
+			"image": "ghcr.io/acme/base:1", "digest": "sha256:" + strings.Repeat("d", 64), "cascade-context": `{"id":"k","depth":2,"chain":["a","b"]}`,
+		}},
+		wantArgs: []string{"update", "-o", "json", "--image=ghcr.io/acme/base:1", "--digest=sha256:" + strings.Repeat("d", 64)},
+	}, {
+		name:     "values that look like flags stay values",
+		inputs:   map[string]string{"image": "--help", "config": "-o text"},
+		wantArgs: []string{"run", "-o", "json", "--image=--help", "--config=-o text"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, tt.inputs)
+			if tt.event != "" {
+				h.event(t, tt.event, tt.payload)
+			}
+			h.stdout = `{"schemaVersion":1,"dryRun":true,"dispatches":[]}`
+			if tt.inputs["command"] == "plan" {
+				h.stdout = `{"schemaVersion":1,"image":"x","digest":"sha256:` + strings.Repeat("e", 64) + `","roots":[],"dependents":[],"summary":{}}`
+			}
+			if code := h.run(t); code != 0 {
+				t.Fatalf("exit %d; log:\n%s", code, h.log.String())
+			}
+			if diff := cmp.Diff(tt.wantArgs, h.args); diff != "" {
+				t.Errorf("args (-want +got):\n%s", diff)
+			}
+			var warns []string
+			for _, c := range activeCommands(h.log.String()) {
+				if strings.HasPrefix(c, "::warning") {
+					warns = append(warns, c)
+				}
+			}
+			if diff := cmp.Diff(tt.wantWarn, warns); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunInvalidInputs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		inputs  map[string]string
+		wantErr string
+	}{
+		{"unknown command", map[string]string{"image": "a", "command": "deploy"}, `input command: "deploy": want run, plan or update`},
+		{"bad boolean", map[string]string{"image": "a", "dry-run": "yes"}, `input dry-run: "yes": want true or false`},
+		{"bad number", map[string]string{"image": "a", "max-dispatches": "-1"}, `input max-dispatches: "-1": want a whole number ≥ 0`},
+		{"no image anywhere", map[string]string{}, "the image input is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, tt.inputs)
+			if code := h.run(t); code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+			if h.args != nil {
+				t.Errorf("the command ran: %q", h.args)
+			}
+			log := h.log.String()
+			if !strings.Contains(log, "::error::") || !strings.Contains(log, tt.wantErr) {
+				t.Errorf("no error annotation with %q:\n%s", tt.wantErr, log)
+			}
+		})
+	}
+}
+
+func TestRunPassesTheExitCodeAndTheError(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{1, 2, 3, 4, 5} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, map[string]string{"image": "ghcr.io/acme/base:1"})
+			h.stdout = `{"schemaVersion":1,"dryRun":false,"dispatches":[{"name":"app","kind":"github","status":"failed","attempts":3,"error":"403 Forbidden"}]}`
+			h.stderr = "level=WARN msg=x\ncascade: 1 of 1 dispatches failed\n"
+			h.code = code
+			if got := h.run(t); got != code {
+				t.Errorf("exit %d, want %d", got, code)
+			}
+			cmds := strings.Join(activeCommands(h.log.String()), "\n")
+			if !strings.Contains(cmds, "::error::cascade: 1 of 1 dispatches failed") {
+				t.Errorf("no error annotation for the command's error:\n%s", cmds)
+			}
+			if !strings.Contains(cmds, "::error title=cascade%3A rebuild of app not started::github: 403 Forbidden") {
+				t.Errorf("no error annotation for the failed dispatch:\n%s", cmds)
+			}
+		})
+	}
+}
+
+// R26: values are data. A tag, a payload or the command's own output that
+// holds workflow commands, $(...) or newlines never becomes a command, an
+// extra output or a mask.
+func TestRunKeepsHostileValuesInert(t *testing.T) {
+	t.Parallel()
+	evil := "ghcr.io/acme/base:1\n::set-output name=stale::999\n::add-mask::x$(id)`id`"
+	h := newHarness(t, map[string]string{})
+	h.event(t, "repository_dispatch", map[string]any{"client_payload": map[string]any{
+		"image":   evil,
+		"cascade": map[string]any{"id": "::error::pwned", "depth": 1, "chain": []string{"%0A::warning::x"}},
+	}})
+	h.stderr = "cascade: bad image \"" + evil + "\"\n::set-output name=pull-request::https://evil\n"
+	h.stdout = strings.ReplaceAll(runJSON, `"deploy/base.yaml"`, `"deploy/evil\n::set-output name=x::y.yaml"`)
+	h.stdout = strings.ReplaceAll(h.stdout, `"name": "base"`, `"name": "base,file=x::y"`)
+	h.code = 2
+	if got := h.run(t); got != 2 {
+		t.Fatalf("exit %d, want 2", got)
+	}
+	if len(h.args) < 4 || h.args[3] != "--image="+evil {
+		t.Errorf("the payload's image did not reach the command as one argument: %q", h.args)
+	}
+	for _, c := range activeCommands(h.log.String()) {
+		name, _, _ := strings.Cut(strings.TrimPrefix(c, "::"), "::")
+		name, _, _ = strings.Cut(name, " ")
+		switch name {
+		case "group", "endgroup", "notice", "error", "warning":
+		default:
+			t.Errorf("unexpected workflow command %q in log:\n%s", c, h.log.String())
+		}
+		if strings.Contains(c, "\n") || strings.Contains(c, "::set-output") && !strings.Contains(c, "%0A::set-output") {
+			t.Errorf("an injected command is live: %q", c)
+		}
+	}
+	out := h.outputs(t)
+	if len(out) != 5 || out["stale"] != "2" || out["pull-request"] != "https://github.example.com/acme/base/pull/7" {
+		t.Errorf("outputs were tampered with: %q", out)
+	}
+	if out["updated-files"] != `["deploy/evil\n::set-output name=x::y.yaml"]` {
+		t.Errorf("updated-files = %q: want the JSON-escaped name on one line", out["updated-files"])
+	}
+}
+
+func TestRunWithoutRunnerFiles(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"image": "ghcr.io/acme/base:1"})
+	delete(h.env, "GITHUB_OUTPUT")
+	delete(h.env, "GITHUB_STEP_SUMMARY")
+	h.stdout = runJSON
+	if code := h.run(t); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, h.log.String())
+	}
+	if !strings.Contains(h.log.String(), "::warning::GITHUB_OUTPUT is not set") {
+		t.Errorf("no warning about GITHUB_OUTPUT:\n%s", h.log.String())
+	}
+
+	h = newHarness(t, map[string]string{"image": "ghcr.io/acme/base:1"})
+	h.env["GITHUB_OUTPUT"] = filepath.Join(t.TempDir(), "missing", "dir", "output")
+	h.stdout = runJSON
+	if code := h.run(t); code != 1 {
+		t.Errorf("an unwritable GITHUB_OUTPUT: exit %d, want 1", code)
+	}
+}
+
+func TestRepoPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ root, workspace, file, want string }{
+		{"/w", "", "deploy/a.yaml", "deploy/a.yaml"},
+		{"/w", "sub", "deploy/a.yaml", "sub/deploy/a.yaml"},
+		{"/w", "/w/sub", "a.yaml", "sub/a.yaml"},
+		{"/w", "/elsewhere", "a.yaml", "/elsewhere/a.yaml"},
+		{"", "sub", "a.yaml", "sub/a.yaml"},
+	}
+	for _, tt := range tests {
+		s := &session{o: Options{Getenv: func(k string) string {
+			if k == "GITHUB_WORKSPACE" {
+				return tt.root
+			}
+			return ""
+		}}}
+		if got := s.repoPath(tt.workspace, tt.file); got != tt.want {
+			t.Errorf("repoPath(%q, %q) with GITHUB_WORKSPACE=%q = %q, want %q", tt.workspace, tt.file, tt.root, got, tt.want)
+		}
+	}
+}
