@@ -16,6 +16,7 @@ import (
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -272,30 +273,49 @@ func installTekton(ctx context.Context, k *Kube, configDir string) error {
 		}
 		files = append(files, m...)
 	}
-	var crds []string
+	// The namespace first, then everything else at once: the API server
+	// spends seconds compiling the CRDs' schemas, which overlap.
+	var objs []*unstructured.Unstructured
 	for _, file := range files {
-		objs, err := readObjects(file)
+		fileObjs, err := readObjects(file)
 		if err != nil {
 			return err
 		}
-		for _, obj := range objs {
-			configure(obj)
-			gvk := obj.GroupVersionKind()
-			m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-			if err != nil {
-				return fmt.Errorf("installing tekton: %s %s from %s: %w", gvk.Kind, obj.GetName(), file, err)
-			}
-			var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-			if m.Scope.Name() == meta.RESTScopeNameNamespace {
-				ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
-			}
-			if _, err := ri.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("installing tekton: creating %s %s from %s: %w", gvk.Kind, obj.GetName(), file, err)
-			}
-			if gvk.Kind == "CustomResourceDefinition" {
-				crds = append(crds, obj.GetName())
-			}
+		objs = append(objs, fileObjs...)
+	}
+	var crds []string
+	create := func(ctx context.Context, obj *unstructured.Unstructured) error {
+		configure(obj)
+		gvk := obj.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("installing tekton: %s %s: %w", gvk.Kind, obj.GetName(), err)
 		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
+		}
+		if _, err := ri.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("installing tekton: creating %s %s: %w", gvk.Kind, obj.GetName(), err)
+		}
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "Namespace":
+			if err := create(ctx, obj); err != nil {
+				return err
+			}
+			continue
+		case "CustomResourceDefinition":
+			crds = append(crds, obj.GetName())
+		}
+		g.Go(func() error { return create(gctx, obj) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	for _, name := range crds {
