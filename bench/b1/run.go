@@ -1,0 +1,206 @@
+package b1
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Tool is one contender: a bash script run with the tree as $1 (and as its
+// working directory), or, in tests, a function run in-process.
+type Tool struct {
+	Name   string
+	Script string
+	Func   func(ctx context.Context, tree string) error
+}
+
+// Options configures Run.
+type Options struct {
+	Workload *Workload
+	Tools    []Tool
+	// Runs per tool (default 5).
+	Runs int
+	// Work holds the per-run copies of the tree.
+	Work string
+	// Time is the path of GNU time; when set, peak RSS is its %M (KiB),
+	// otherwise the rusage of the finished process.
+	Time string
+	// Env is added to the environment of every script.
+	Env []string
+	// Log receives one progress line per run; nil means none.
+	Log io.Writer
+}
+
+// Sample is one timed run.
+type Sample struct {
+	Wall   time.Duration
+	RSSKiB int64
+}
+
+// Result is one tool's runs and the correctness of its first output.
+type Result struct {
+	Tool    string
+	Samples []Sample
+	Correct Correctness
+}
+
+// Median is the median wall time.
+func (r Result) Median() time.Duration {
+	w := make([]time.Duration, len(r.Samples))
+	for i, s := range r.Samples {
+		w[i] = s.Wall
+	}
+	slices.Sort(w)
+	if len(w) == 0 {
+		return 0
+	}
+	if len(w)%2 == 1 {
+		return w[len(w)/2]
+	}
+	return (w[len(w)/2-1] + w[len(w)/2]) / 2
+}
+
+// PeakRSSKiB is the largest peak RSS over the runs (0 when unknown).
+func (r Result) PeakRSSKiB() int64 {
+	var m int64
+	for _, s := range r.Samples {
+		m = max(m, s.RSSKiB)
+	}
+	return m
+}
+
+// Run times every tool Runs times, alternating: round k runs the tools in
+// order starting at tool k, so no tool always runs first or last. Each run
+// gets a fresh copy of the pristine tree, made before the clock starts;
+// the first run's output is compared with the expected tree.
+func Run(ctx context.Context, o Options) ([]Result, error) {
+	if o.Runs <= 0 {
+		o.Runs = 5
+	}
+	results := make([]Result, len(o.Tools))
+	for i, t := range o.Tools {
+		results[i].Tool = t.Name
+	}
+	for round := range o.Runs {
+		for k := range o.Tools {
+			i := (round + k) % len(o.Tools)
+			t := o.Tools[i]
+			tree := filepath.Join(o.Work, "run-"+t.Name)
+			if err := os.RemoveAll(tree); err != nil {
+				return nil, fmt.Errorf("clearing %s: %w", tree, err)
+			}
+			if err := CopyTree(o.Workload.Original, tree); err != nil {
+				return nil, err
+			}
+			s, err := runOnce(ctx, o, t, tree)
+			if err != nil {
+				return nil, fmt.Errorf("run %d of %s: %w", round+1, t.Name, err)
+			}
+			results[i].Samples = append(results[i].Samples, s)
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "run %d/%d %-10s %8.3fs %7.1f MB\n", round+1, o.Runs, t.Name, s.Wall.Seconds(), float64(s.RSSKiB)/1024)
+			}
+			if round == 0 {
+				c, err := Compare(o.Workload.Original, o.Workload.Expected, tree)
+				if err != nil {
+					return nil, err
+				}
+				results[i].Correct = c
+			}
+			if err := os.RemoveAll(tree); err != nil {
+				return nil, fmt.Errorf("clearing %s: %w", tree, err)
+			}
+		}
+	}
+	return results, nil
+}
+
+func runOnce(ctx context.Context, o Options, t Tool, tree string) (Sample, error) {
+	if t.Func != nil {
+		start := time.Now()
+		err := t.Func(ctx, tree)
+		return Sample{Wall: time.Since(start)}, err
+	}
+	rssFile := filepath.Join(o.Work, "rss-"+t.Name)
+	args := []string{"bash", "-c", t.Script, "b1-" + t.Name, tree}
+	if o.Time != "" {
+		args = append([]string{o.Time, "-f", "%M", "-o", rssFile}, args...)
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = tree
+	cmd.Env = append(os.Environ(), o.Env...)
+	var stderr bytes.Buffer
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &limited{w: &stderr, n: 4096}
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return Sample{}, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	s := Sample{Wall: wall}
+	if o.Time != "" {
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return s, fmt.Errorf("reading peak RSS: %w", err)
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) > 0 {
+			s.RSSKiB, _ = strconv.ParseInt(fields[len(fields)-1], 10, 64)
+		}
+	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.RSSKiB = ru.Maxrss
+	}
+	return s, nil
+}
+
+// limited keeps the first n bytes written to it.
+type limited struct {
+	w io.Writer
+	n int
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		_, _ = l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
+
+// CopyTree copies the regular files and folders of src to dst.
+func CopyTree(src, dst string) error {
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("copying %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
