@@ -47,6 +47,11 @@ type Options struct {
 	Getenv func(string) string
 	// Setenv hands the token to the command (default os.Setenv).
 	Setenv func(key, value string) error
+	// TektonResults, when set, is the Tekton Task's results folder
+	// (/tekton/results): Run writes the results STALE, DISPATCHED and
+	// UPDATED_FILES there and prints a plain log, with no workflow
+	// commands, outputs or step summary.
+	TektonResults string
 }
 
 // TokenEnv is the variable through which the token input reaches the
@@ -71,7 +76,7 @@ func Run(ctx context.Context, o Options) int {
 	}
 	log := &safeWriter{w: o.Stdout}
 	a := githubactions.New(githubactions.WithWriter(log), githubactions.WithGetenv(o.Getenv))
-	s := &session{a: a, log: log, o: o}
+	s := &session{a: a, log: log, o: o, plain: o.TektonResults != ""}
 	if o.Runner == nil {
 		s.errorf("cascade action: no runner")
 		return exitcode.Internal
@@ -85,17 +90,20 @@ type session struct {
 	o   Options
 	// stop is this run's ::stop-commands:: token.
 	stop string
+	// plain is true outside GitHub Actions (a Tekton Task): no workflow
+	// commands.
+	plain bool
 }
 
 func (s *session) run(ctx context.Context) int {
 	// The token is masked before anything else is printed.
 	token := s.a.GetInput("token")
-	if token != "" {
+	if token != "" && !s.plain {
 		s.a.AddMask(token)
 	}
 	s.stop = randomToken()
 
-	s.a.Group("cascade: inputs")
+	s.group("cascade: inputs")
 	in, err := readInputs(s.a)
 	if err == nil {
 		var gh *githubactions.GitHubContext
@@ -115,13 +123,13 @@ func (s *session) run(ctx context.Context) int {
 		}
 		fmt.Fprintf(w, "run:       cascade %s\n", strings.Join(args, " "))
 	})
-	s.a.EndGroup()
+	s.endGroup()
 	if err != nil {
 		s.errorf("cascade: invalid input: %v", err)
 		return exitcode.Invalid
 	}
 	for _, name := range ignored {
-		s.a.Warningf("input %s is ignored by command %s", name, in.Command)
+		s.warningf("input %s is ignored by command %s", name, in.Command)
 	}
 	if in.Image == "" {
 		s.errorf("cascade: the image input is empty and the %s event carries no image (client_payload.image or inputs.image)", s.o.Getenv("GITHUB_EVENT_NAME"))
@@ -134,14 +142,14 @@ func (s *session) run(ctx context.Context) int {
 		}
 	}
 
-	s.a.Group("cascade " + in.Command)
+	s.group("cascade " + in.Command)
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 4096}
 	var code int
 	s.inert(func(io.Writer) {
 		code = s.o.Runner(ctx, args, &stdout, io.MultiWriter(s.log, stderr))
 	})
-	s.a.EndGroup()
+	s.endGroup()
 
 	r, perr := parseResult(in.Command, stdout.Bytes())
 	if perr != nil {
@@ -156,14 +164,25 @@ func (s *session) run(ctx context.Context) int {
 		}
 	}
 	if r != nil {
-		s.a.Group("cascade: report")
+		s.group("cascade: report")
 		s.inert(func(w io.Writer) {
 			if err := textReport(w, r); err != nil {
 				fmt.Fprintf(w, "rendering the report: %v\n", err)
 			}
 		})
-		s.a.EndGroup()
-		s.annotate(r, in.Workspace)
+		s.endGroup()
+		if !s.plain {
+			s.annotate(r, in.Workspace)
+		}
+	}
+	if s.plain {
+		if err := writeTektonResults(s.o.TektonResults, r); err != nil {
+			s.errorf("cascade: %v", err)
+			if code == exitcode.OK {
+				code = exitcode.Internal
+			}
+		}
+		return code
 	}
 
 	if err := s.writeOutputs(r); err != nil {
@@ -173,7 +192,7 @@ func (s *session) run(ctx context.Context) int {
 		}
 	}
 	if err := s.writeSummary(r, in); err != nil {
-		s.a.Warningf("cascade: writing the step summary: %v", err)
+		s.warningf("cascade: writing the step summary: %v", err)
 	}
 	return code
 }
@@ -181,6 +200,10 @@ func (s *session) run(ctx context.Context) int {
 // inert runs f with ::stop-commands:: in force, so whatever f or the
 // command prints is never read as a workflow command.
 func (s *session) inert(f func(w io.Writer)) {
+	if s.plain {
+		f(s.log)
+		return
+	}
 	s.a.IssueCommand(&githubactions.Command{Name: "stop-commands", Message: s.stop})
 	f(s.log)
 	// A command's output may end without a newline; the resume token must
@@ -189,7 +212,33 @@ func (s *session) inert(f func(w io.Writer)) {
 }
 
 func (s *session) errorf(format string, args ...any) {
+	if s.plain {
+		fmt.Fprintf(s.log, "error: "+format+"\n", args...)
+		return
+	}
 	s.a.Errorf(format, args...)
+}
+
+func (s *session) warningf(format string, args ...any) {
+	if s.plain {
+		fmt.Fprintf(s.log, "warning: "+format+"\n", args...)
+		return
+	}
+	s.a.Warningf(format, args...)
+}
+
+func (s *session) group(title string) {
+	if s.plain {
+		fmt.Fprintf(s.log, "=== %s\n", title)
+		return
+	}
+	s.a.Group(title)
+}
+
+func (s *session) endGroup() {
+	if !s.plain {
+		s.a.EndGroup()
+	}
 }
 
 // writeOutputs sets the step outputs when GITHUB_OUTPUT is set.
@@ -199,7 +248,7 @@ func (s *session) writeOutputs(r *report.Run) error {
 		return err
 	}
 	if s.o.Getenv("GITHUB_OUTPUT") == "" {
-		s.a.Warningf("GITHUB_OUTPUT is not set: no step outputs written")
+		s.warningf("GITHUB_OUTPUT is not set: no step outputs written")
 		return nil
 	}
 	var errs []error

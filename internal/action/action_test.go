@@ -481,3 +481,55 @@ func TestRepoPath(t *testing.T) {
 		}
 	}
 }
+
+func TestRunTektonResults(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"image": "registry.example.com/acme/httpd-base:latest", "token": "ghs_tok"})
+	delete(h.env, "GITHUB_OUTPUT")
+	delete(h.env, "GITHUB_STEP_SUMMARY")
+	h.stdout = runJSON
+	dir := t.TempDir()
+	runner := func(_ context.Context, args []string, stdout, _ io.Writer) int {
+		io.WriteString(stdout, h.stdout)
+		return 0
+	}
+	code := Run(context.Background(), Options{Runner: runner, Stdout: &h.log, TektonResults: dir,
+		Getenv: func(k string) string { return h.env[k] }, Setenv: func(k, v string) error { return nil }})
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, h.log.String())
+	}
+	got := map[string]string{}
+	for _, name := range []string{"STALE", "DISPATCHED", "UPDATED_FILES"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[name] = string(b)
+	}
+	want := map[string]string{"STALE": "2", "DISPATCHED": `["app-a"]`, "UPDATED_FILES": `["deploy/base.yaml"]`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	if cmds := activeCommands(h.log.String()); len(cmds) != 0 {
+		t.Errorf("workflow commands in a Tekton log: %q", cmds)
+	}
+}
+
+func TestBoundedJSONArray(t *testing.T) {
+	t.Parallel()
+	var many []string
+	for i := range 500 {
+		many = append(many, fmt.Sprintf("deploy/service-%03d/deployment.yaml", i))
+	}
+	got := boundedJSONArray(many, MaxTektonResult)
+	var back []string
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if len(got) > MaxTektonResult || len(back) == 0 || back[0] != many[0] {
+		t.Errorf("%d bytes, %d items", len(got), len(back))
+	}
+	if next, _ := json.Marshal(many[:len(back)+1]); len(next) <= MaxTektonResult {
+		t.Errorf("cut too early: %d items fit", len(back)+1)
+	}
+}
