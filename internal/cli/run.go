@@ -91,100 +91,27 @@ func runCascade(ctx context.Context, g *globals, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := f.writeFlags.validate(); err != nil {
-		return err
-	}
-	if f.maxDispatches < 0 {
-		return exitcode.AsInvalid(fmt.Errorf("--max-dispatches must be positive"))
-	}
-	incoming, err := incomingCascade(f.cascadeContext)
+	c, err := newCascader(g, f)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(f.workspace, f.config)
-	if err != nil {
-		return err
-	}
-	res, err := newResolver(cfg)
-	if err != nil {
-		return err
-	}
-	log := g.logger()
-	e := &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: log}
-	p, err := e.Plan(ctx, updated, engine.PlanOptions{DispatchUnknown: f.dispatchUnknown})
-	if err != nil {
-		return err
-	}
-	updated.Digest = imageref.Digest(p.Digest)
-	out := &runResult{SchemaVersion: 1, DryRun: f.dryRun, Plan: p, Dispatches: []dispatch.Outcome{}}
+	out := &runResult{SchemaVersion: 1, DryRun: f.dryRun, Dispatches: []dispatch.Outcome{}}
 	render := func() error { return report.RunReport(g.streams.Out, out, format) }
-
-	root := updated.Name()
-	if len(p.Roots) > 0 {
-		root = p.Roots[0]
+	err = c.cascade(ctx, updated, out)
+	if out.Plan == nil {
+		return err // nothing planned: nothing to report
 	}
-	// Our own dispatch re-triggered us for the same base (R27): the chain
-	// already holds it. Nothing to do.
-	if slices.Contains(incoming.Chain, root) {
-		out.Note = fmt.Sprintf("%s is already in the incoming cascade chain (%s): this run was started by cascade's own dispatch for the same base; nothing to do", root, strings.Join(incoming.Chain, " → "))
-		return render()
-	}
-
-	limit := cfg.Limits.MaxDispatches
-	if f.maxDispatches > 0 {
-		limit = f.maxDispatches
-	}
-	if err := p.CheckBlastRadius(limit); err != nil {
-		_ = render()
-		return err
-	}
-
-	ds := &dispatchers{cfg: cfg, reg: res, flags: f}
-	origin := incoming.Origin
-	if origin == "" {
-		origin = updated.Name() + "@" + string(updated.Digest)
-	}
-	chain := append(slices.Clone(incoming.Chain), root)
-	queue := []tier{{plan: p, base: updated, chain: chain, depth: incoming.Depth}}
-	var dispatchErr error
-	for len(queue) > 0 {
-		t := queue[0]
-		queue = queue[1:]
-		targets := targetsOf(cfg, t, origin)
-		if len(targets) == 0 {
-			continue
+	if err != nil || out.Note != "" {
+		if rerr := render(); rerr != nil && err == nil {
+			err = rerr
 		}
-		dmap, err := ds.forTargets(targets)
-		if err != nil {
-			_ = render()
-			return err
-		}
-		outcomes, err := dispatch.Run(ctx, targets, dmap, dispatch.RunOptions{Limit: limit - len(out.Dispatches), MaxDepth: cfg.Limits.MaxDepth, DryRun: f.dryRun})
-		if err != nil {
-			_ = render()
-			return err
-		}
-		out.Dispatches = append(out.Dispatches, outcomes...)
-		// A rebased dependent is itself an updated image: cascade it now.
-		for i, o := range outcomes {
-			if o.NewDigest == "" || !o.Status.OK() {
-				continue
-			}
-			next := targets[i].Image
-			next.Digest = o.NewDigest
-			sub, err := e.Plan(ctx, next, engine.PlanOptions{DispatchUnknown: f.dispatchUnknown})
-			if err != nil {
-				dispatchErr = errors.Join(dispatchErr, fmt.Errorf("planning the cascade of rebased %s: %w", o.Name, err))
-				continue
-			}
-			out.Cascaded = append(out.Cascaded, sub)
-			queue = append(queue, tier{plan: sub, base: next, chain: append(slices.Clone(t.chain), o.Name), depth: t.depth + 1})
-		}
+		return errors.Join(err, dispatch.Summarize(out.Dispatches))
 	}
-
+	updated.Digest = imageref.Digest(out.Plan.Digest)
 	// The updated image's own manifests move to its new digest.
+	var manifestErr error
 	if updated.Tag != "" {
-		mres, err := updateManifests(ctx, cfg, f.workspace, nil, updated, f.dryRun)
+		mres, err := updateManifests(ctx, c.cfg, f.workspace, nil, updated, f.dryRun)
 		if err != nil {
 			_ = render()
 			return err
@@ -193,7 +120,7 @@ func runCascade(ctx context.Context, g *globals, f *runFlags) error {
 			Changed: mres.Changed(), Files: mres.Files}
 		if mres.Err() == nil && !f.dryRun {
 			wb, err := writeBack(ctx, f.writeFlags, f.workspace, updated, mres, func(ctx context.Context, dir string) ([]string, error) {
-				r, err := updateManifests(ctx, cfg, dir, nil, updated, false)
+				r, err := updateManifests(ctx, c.cfg, dir, nil, updated, false)
 				if err != nil {
 					return nil, err
 				}
@@ -205,12 +132,121 @@ func runCascade(ctx context.Context, g *globals, f *runFlags) error {
 				return errors.Join(dispatch.Summarize(out.Dispatches), err)
 			}
 		}
-		dispatchErr = errors.Join(dispatchErr, mres.Err())
+		manifestErr = mres.Err()
 	}
 	if err := render(); err != nil {
 		return err
 	}
-	return errors.Join(dispatch.Summarize(out.Dispatches), dispatchErr)
+	return errors.Join(dispatch.Summarize(out.Dispatches), manifestErr)
+}
+
+// cascader plans and dispatches cascades for one config: the part of
+// `cascade run` that `cascade import` shares.
+type cascader struct {
+	cfg      *config.Config
+	e        *engine.Engine
+	ds       *dispatchers
+	f        *runFlags
+	incoming dispatch.Cascade
+	limit    int
+}
+
+func newCascader(g *globals, f *runFlags) (*cascader, error) {
+	if err := f.writeFlags.validate(); err != nil {
+		return nil, err
+	}
+	if f.maxDispatches < 0 {
+		return nil, exitcode.AsInvalid(fmt.Errorf("--max-dispatches must be positive"))
+	}
+	incoming, err := incomingCascade(f.cascadeContext)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(f.workspace, f.config)
+	if err != nil {
+		return nil, err
+	}
+	res, err := newResolver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	limit := cfg.Limits.MaxDispatches
+	if f.maxDispatches > 0 {
+		limit = f.maxDispatches
+	}
+	return &cascader{
+		cfg:      cfg,
+		e:        &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()},
+		ds:       &dispatchers{cfg: cfg, reg: res, flags: f},
+		f:        f,
+		incoming: incoming,
+		limit:    limit,
+	}, nil
+}
+
+// cascade plans updated and dispatches its stale dependents, tier by tier
+// through rebases, recording everything in out. A refusal (blast radius,
+// depth, loop) comes back as an error with out.Plan set.
+func (c *cascader) cascade(ctx context.Context, updated imageref.Ref, out *report.Run) error {
+	p, err := c.e.Plan(ctx, updated, engine.PlanOptions{DispatchUnknown: c.f.dispatchUnknown})
+	if err != nil {
+		return err
+	}
+	out.Plan = p
+	updated.Digest = imageref.Digest(p.Digest)
+	root := updated.Name()
+	if len(p.Roots) > 0 {
+		root = p.Roots[0]
+	}
+	// Our own dispatch re-triggered us for the same base (R27): the chain
+	// already holds it. Nothing to do.
+	if slices.Contains(c.incoming.Chain, root) {
+		out.Note = fmt.Sprintf("%s is already in the incoming cascade chain (%s): this run was started by cascade's own dispatch for the same base; nothing to do", root, strings.Join(c.incoming.Chain, " → "))
+		return nil
+	}
+	if err := p.CheckBlastRadius(c.limit - len(out.Dispatches)); err != nil {
+		return err
+	}
+	origin := c.incoming.Origin
+	if origin == "" {
+		origin = updated.Name() + "@" + string(updated.Digest)
+	}
+	chain := append(slices.Clone(c.incoming.Chain), root)
+	queue := []tier{{plan: p, base: updated, chain: chain, depth: c.incoming.Depth}}
+	var errs error
+	for len(queue) > 0 {
+		t := queue[0]
+		queue = queue[1:]
+		targets := targetsOf(c.cfg, t, origin)
+		if len(targets) == 0 {
+			continue
+		}
+		dmap, err := c.ds.forTargets(targets)
+		if err != nil {
+			return err
+		}
+		outcomes, err := dispatch.Run(ctx, targets, dmap, dispatch.RunOptions{Limit: c.limit - len(out.Dispatches), MaxDepth: c.cfg.Limits.MaxDepth, DryRun: c.f.dryRun})
+		if err != nil {
+			return err
+		}
+		out.Dispatches = append(out.Dispatches, outcomes...)
+		// A rebased dependent is itself an updated image: cascade it now.
+		for i, o := range outcomes {
+			if o.NewDigest == "" || !o.Status.OK() {
+				continue
+			}
+			next := targets[i].Image
+			next.Digest = o.NewDigest
+			sub, err := c.e.Plan(ctx, next, engine.PlanOptions{DispatchUnknown: c.f.dispatchUnknown})
+			if err != nil {
+				errs = errors.Join(errs, fmt.Errorf("planning the cascade of rebased %s: %w", o.Name, err))
+				continue
+			}
+			out.Cascaded = append(out.Cascaded, sub)
+			queue = append(queue, tier{plan: sub, base: next, chain: append(slices.Clone(t.chain), o.Name), depth: t.depth + 1})
+		}
+	}
+	return errs
 }
 
 // tier is one round of dispatches: the dependents of one updated image.

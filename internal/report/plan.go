@@ -208,3 +208,6 @@ func mermaidText(s string) string {
 	r := strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;", "\n", " ", "\r", " ")
 	return r.Replace(s)
 }
+
+// WriteJSON writes v as indented JSON, the way every report does.
+func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v) }
