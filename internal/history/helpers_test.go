@@ -135,10 +135,9 @@ func (anonymous) Resolve(authn.Resource) (authn.Authenticator, error) { return a
 func newStore(t *testing.T) *Store {
 	t.Helper()
 	return New(Options{
-		Keychain:   anonymous{},
-		Insecure:   func(string) bool { return true },
-		Policy:     retry.Policy{Attempts: 3, Clock: retry.NewFakeClock(time.Unix(0, 0))},
-		VerifyWait: time.Millisecond,
+		Keychain: anonymous{},
+		Insecure: func(string) bool { return true },
+		Policy:   retry.Policy{Attempts: 3, Clock: retry.NewFakeClock(time.Unix(0, 0))},
 	})
 }
 

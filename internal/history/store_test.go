@@ -241,8 +241,74 @@ func checkFallbackIndex(t *testing.T, img imageref.Ref, n int) {
 	}
 }
 
-// TestRecordConcurrent: runs recording at once all keep their record, even
-// where the fallback tag is rewritten by each of them.
+// TestRecordTags: without the referrers API each record is also tagged
+// sha256-<hex>.cascade-<record>; with it, no tag is added.
+func TestRecordTags(t *testing.T) {
+	t.Parallel()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			reg := newTestRegistry(t, m.referrers)
+			img := pushImage(t, reg.Host, "acme/base:1.0")
+			s := newStore(t)
+			for i := range 2 {
+				if err := s.Record(ctxT(t), img, sampleGeneration(t0.Add(time.Duration(i)*time.Minute))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tags, err := remote.List(mustDigestRef(t, img).Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix := strings.Replace(string(img.Digest), ":", "-", 1) + ".cascade-"
+			n := 0
+			for _, tag := range tags {
+				if strings.HasPrefix(tag, prefix) {
+					n++
+					if len(tag) != len(prefix)+16 {
+						t.Errorf("record tag %q: want %d hex characters after the prefix", tag, 16)
+					}
+				}
+			}
+			want := 2
+			if m.referrers {
+				want = 0
+			}
+			if n != want {
+				t.Errorf("%d record tags in %v, want %d", n, tags, want)
+			}
+		})
+	}
+}
+
+// TestLoadUntaggedFallbackRecord: a record listed only in the referrers
+// tag's index (written by a writer that does not tag) is found too.
+func TestLoadUntaggedFallbackRecord(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, false)
+	img := pushImage(t, reg.Host, "acme/base:1.0")
+	s := newStore(t)
+	g := sampleGeneration(t0, dispatch.StatusDispatched)
+	g.SchemaVersion, g.Image, g.Tag, g.Digest = 1, img.Name(), img.Tag, string(img.Digest)
+	body, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.write(ctxT(t), mustDigestRef(t, img), body, t0, false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(ctxT(t), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Generation{g}, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordConcurrent: runs recording at once all keep their record, also
+// where they race to rewrite the fallback tag's index (the record tags
+// keep what the index loses).
 func TestRecordConcurrent(t *testing.T) {
 	t.Parallel()
 	for _, m := range modes {
@@ -315,9 +381,10 @@ func TestLoadRegistryErrors(t *testing.T) {
 		status   int
 		times    int // how many requests fail; -1 forever
 		wantCode int
-		wantReqs int // referrers requests made
+		wantReqs int // referrers requests made (the API probe included)
 	}{
-		{name: "503 once then fine", status: http.StatusServiceUnavailable, times: 1, wantCode: exitcode.OK, wantReqs: 2},
+		// The probe for the API fails, then probe and listing succeed.
+		{name: "503 once then fine", status: http.StatusServiceUnavailable, times: 1, wantCode: exitcode.OK, wantReqs: 3},
 		{name: "429 forever", status: http.StatusTooManyRequests, times: -1, wantCode: exitcode.Transient, wantReqs: 3},
 		{name: "401 is not retried", status: http.StatusUnauthorized, times: -1, wantCode: exitcode.Transient, wantReqs: 1},
 		{name: "403 is not retried", status: http.StatusForbidden, times: -1, wantCode: exitcode.Transient, wantReqs: 1},
