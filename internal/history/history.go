@@ -8,10 +8,12 @@
 //
 // Each run appends its own artifact (records are immutable; nothing is read,
 // modified and written back); Load merges all the records of a digest.
-// Records are found through the OCI referrers API, or, on registries without
-// it (distribution 2.8), through the referrers tag scheme ("sha256-<hex>"),
-// which go-containerregistry maintains when it pushes a manifest with a
-// subject.
+// Records are found through the OCI referrers API or, on registries without
+// it (distribution 2.8), through the referrers tag scheme ("sha256-<hex>",
+// an index go-containerregistry maintains when it pushes a manifest with a
+// subject) and, because that index is rewritten without a conditional
+// request and so loses entries to concurrent writers, through a tag per
+// record ("sha256-<hex>.cascade-<record>").
 package history
 
 import (
