@@ -54,6 +54,8 @@ func Smoke() Spec { return Spec{Files: 200, Targets: 20, Seed: 1, Padding: 1.15}
 // Workload is a generated tree.
 type Workload struct {
 	Spec Spec
+	// Version is the generator's; a cached tree from another is rebuilt.
+	Version int
 	// Original is the pristine tree; Expected is it after a correct update.
 	Original, Expected string
 	// Files, Targets and Kustomizations count files; Bytes is the size of
@@ -89,7 +91,7 @@ func Generate(dir string, s Spec) (*Workload, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("generating B1: %w", err)
 	}
-	w := &Workload{Spec: s, Original: filepath.Join(dir, "original"), Expected: filepath.Join(dir, "expected"), Files: s.Files, Targets: s.Targets}
+	w := &Workload{Spec: s, Version: generatorVersion, Original: filepath.Join(dir, "original"), Expected: filepath.Join(dir, "expected"), Files: s.Files, Targets: s.Targets}
 	rng := rand.New(rand.NewPCG(s.Seed, 0xb1))
 	target := make([]bool, s.Files)
 	for _, i := range rng.Perm(s.Files)[:s.Targets] {
@@ -126,6 +128,9 @@ func Generate(dir string, s Spec) (*Workload, error) {
 	return w, nil
 }
 
+// generatorVersion changes whenever Generate writes different trees.
+const generatorVersion = 4
+
 // stampName records, beside the trees, the spec they were generated from.
 const stampName = "workload.json"
 
@@ -134,7 +139,7 @@ const stampName = "workload.json"
 func Cached(dir string, s Spec) (*Workload, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, stampName)); err == nil {
 		var w Workload
-		if json.Unmarshal(b, &w) == nil && w.Spec == s && w.Original == filepath.Join(dir, "original") {
+		if json.Unmarshal(b, &w) == nil && w.Spec == s && w.Version == generatorVersion && w.Original == filepath.Join(dir, "original") {
 			return &w, nil
 		}
 	}
@@ -428,17 +433,21 @@ func (g *gen) kustomization() {
 			}
 			continue
 		}
-		switch i % 3 {
-		case 0:
-			g.line("- name: registry.example.com/acme/app-b")
-			g.line("  newTag: \"1.%d.%d\"", g.rng.IntN(10), g.rng.IntN(10))
-		case 1:
-			g.line("- name: registry.example.com/acme/app-a-migrations")
-			g.line("  newTag: latest")
-		default:
+		switch d := g.decoy(); {
+		case strings.Contains(d, "@"):
+			name, dig, _ := strings.Cut(d, "@")
+			colon := strings.LastIndexByte(name, ':')
+			g.line("- name: %s", name[:colon])
+			g.line("  newTag: %q", name[colon+1:])
+			g.line("  digest: %s", dig)
+		case strings.HasPrefix(d, "nginx"):
 			g.line("- name: nginx")
 			g.line("  newName: registry.example.com/mirror/nginx")
 			g.line("  newTag: \"1.27\"")
+		default:
+			name, tag, _ := strings.Cut(d[strings.LastIndexByte(d, '/')+1:], ":")
+			g.line("- name: %s%s", d[:strings.LastIndexByte(d, '/')+1], name)
+			g.line("  newTag: %q", tag)
 		}
 	}
 }

@@ -52,6 +52,13 @@
 //   - A "# cascade:ignore" comment on a value's line leaves it alone.
 //   - Dockerfiles and Containerfiles go to package dockerfile.
 //
+// In the default file set (no paths given) a YAML file that cannot name the
+// updated image (its repository's last path component does not occur in it
+// as a whole component, and it holds no escape) is not parsed, unless a
+// cheap scan sees it might exceed a parse limit: such files are neither
+// changed nor reported, and hostile input is still refused wherever it sits.
+// Explicitly selected files are always parsed.
+//
 // Files are read and written through an os.Root opened on the workspace, so
 // no path, glob or symbolic link can reach outside it. Every file is
 // validated before any file is written, and each write is atomic (temporary

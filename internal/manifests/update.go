@@ -7,12 +7,20 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
 )
+
+// maxConcurrentWrites bounds the atomic writes in flight; they mostly wait
+// for the disk.
+const maxConcurrentWrites = 16
+
+// errWritePanicked stops the other writes when one panicked.
+var errWritePanicked = errors.New("a write panicked")
 
 // Update pins opts.Image's digest in the selected files of the workspace.
 //
@@ -68,16 +76,35 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 	if opts.DryRun {
 		return res, nil
 	}
+	// Writes are independent too, and each waits for its fsyncs: run them
+	// concurrently. After a failure no further write starts; a panic (in
+	// an injected opts.Write) reaches the caller as it would sequentially.
+	w, wctx := errgroup.WithContext(ctx)
+	w.SetLimit(maxConcurrentWrites)
+	var panicked atomic.Pointer[any]
 	for _, f := range res.Files {
 		if !f.Changed() {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		if err := writeAtomic(root, f.Path, f.updated, opts.Write); err != nil {
-			return res, err
-		}
+		w.Go(func() (err error) {
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, &v)
+					err = errWritePanicked
+				}
+			}()
+			if err := wctx.Err(); err != nil {
+				return err
+			}
+			return writeAtomic(root, f.Path, f.updated, opts.Write)
+		})
+	}
+	err = w.Wait()
+	if v := panicked.Load(); v != nil {
+		panic(*v)
+	}
+	if err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -94,6 +121,9 @@ func processFile(root *os.Root, c candidate, opts Options, helm []HelmPaths, lim
 		return FileResult{} // selected by a glob, but not a format cascade edits
 	}
 	data, err := readFile(root, c.path, lim.MaxFileBytes)
+	if err == nil && fr.Format == "yaml" && len(opts.Paths) == 0 && canSkipParse(data, opts.Image, lim) {
+		return FileResult{} // cannot name the image: nothing to do, nothing to report
+	}
 	if err == nil {
 		err = rewriteFile(&fr, data, opts.Image, helm, lim)
 	}

@@ -1,0 +1,128 @@
+package manifests
+
+import (
+	"bytes"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/imagecascade/cascade/internal/imageref"
+)
+
+// Most files of a workspace do not mention the updated image at all, and
+// parsing them is nearly all of an update's cost. In the default file set
+// (a search, not a selection) a YAML file is therefore parsed only when it
+// might name the image or when parseYAML might refuse it.
+
+// canSkipParse reports whether src, a YAML file of the default file set,
+// can be left unparsed: it cannot name image, and none of parseYAML's
+// limits can refuse it (so hostile input is still refused with exit code
+// 2 wherever it sits). A file that merely fails to parse and cannot name
+// the image is then not reported as "not parsed".
+func canSkipParse(src []byte, image imageref.Ref, lim Limits) bool {
+	return !mayName(src, image) && !mayExceed(src, lim)
+}
+
+// mayName reports whether src could hold a reference to image's
+// repository. Every spelling of a repository (nginx, library/nginx,
+// docker.io/library/nginx; a Helm repository split from its registry; a
+// kustomization name; an ImageStreamTag stream) contains its last path
+// component verbatim (lowercase, by the reference grammar) as a whole
+// component: not preceded or followed by a character that would extend it
+// (app-a is not in app-a-migrations or my-app-a). Only an escape in a
+// double-quoted scalar (or in JSON inside one, such as the triggers
+// annotation) could spell it otherwise: a backslash anywhere means
+// "maybe". Folded line breaks become spaces, which no reference holds.
+func mayName(src []byte, image imageref.Ref) bool {
+	if bytes.IndexByte(src, '\\') >= 0 {
+		return true
+	}
+	last := []byte(image.Repository[strings.LastIndexByte(image.Repository, '/')+1:])
+	for i := 0; ; {
+		j := bytes.Index(src[i:], last)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(last)
+		if (start == 0 || !isComponentByte(src[start-1])) && (end == len(src) || !isComponentByte(src[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+// isComponentByte reports whether c can continue a repository path
+// component (any letter, to be safe: uppercase is invalid there).
+func isComponentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// mayExceed is a cheap over-approximation of parseYAML refusing src for
+// exceeding a limit or being ambiguous: invalid UTF-8, nesting that could
+// pass MaxDepth, more markers than MaxDocuments, or anything that could be
+// an alias. Duplicate keys cannot be seen without parsing; a file that
+// cannot name the image is not refused for them.
+func mayExceed(src []byte, lim Limits) bool {
+	if !utf8.Valid(src) {
+		return true
+	}
+	if bytes.Count(src, []byte("---"))+bytes.Count(src, []byte("..."))+1 > lim.MaxDocuments {
+		return true
+	}
+	// Indentation-free nesting is what flowDepth bounds; each further level
+	// costs a column of indentation at least every second level (indentless
+	// sequences).
+	if 2*(maxIndent(src)+1)+flowDepth(src)+2 > lim.MaxDepth {
+		return true
+	}
+	return mayAlias(src)
+}
+
+// maxIndent is the largest number of leading spaces of a line.
+func maxIndent(src []byte) int {
+	m, n, start := 0, 0, true
+	for _, c := range src {
+		switch {
+		case c == '\n':
+			n, start = 0, true
+		case start && c == ' ':
+			n++
+			m = max(m, n)
+		default:
+			start = false
+		}
+	}
+	return m
+}
+
+// mayAlias reports whether src has a '*' where an alias could start: outside
+// comments and quoted scalars, at the start of a line or after a blank or a
+// flow indicator, followed by a character that can begin an anchor name.
+func mayAlias(src []byte) bool {
+	var quote byte
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case quote == '"' && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			if i == 0 || !isWordByte(src[i-1]) {
+				quote = c
+			}
+		case c == '#' && (i == 0 || isBlankOrBreak(src[i-1])):
+			for i+1 < len(src) && src[i+1] != '\n' {
+				i++
+			}
+		case c == '*':
+			prevOK := i == 0 || bytes.IndexByte([]byte(" \t\r\n[{,"), src[i-1]) >= 0
+			nextOK := i+1 < len(src) && bytes.IndexByte([]byte(" \t\r\n[]{},"), src[i+1]) < 0
+			if prevOK && nextOK {
+				return true
+			}
+		}
+	}
+	return false
+}

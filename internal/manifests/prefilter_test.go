@@ -1,0 +1,110 @@
+package manifests
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imagecascade/cascade/internal/imageref"
+)
+
+func TestMayName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, image, src string
+		want             bool
+	}{
+		{"full reference", "registry.example.com/acme/app:1.0", "image: registry.example.com/acme/app:1.0\n", true},
+		{"docker hub short name", "docker.io/library/nginx:1.27", "image: nginx\n", true},
+		{"docker hub library path", "nginx:1.27", "image: library/nginx:1.27\n", true},
+		{"helm repository split from registry", "registry.example.com/acme/app:1.0", "image:\n  registry: registry.example.com\n  repository: acme/app\n", true},
+		{"imagestream trigger", "registry.example.com/acme/app:1.0", `triggers: '[{"from":{"kind":"ImageStreamTag","name":"app:1.0"}}]'`, true},
+		{"at the end of the file", "registry.example.com/acme/app:1.0", "image: app", true},
+		{"quoted", "registry.example.com/acme/app:1.0", `image: "app"`, true},
+		{"longer repository", "registry.example.com/acme/app:1.0", "image: registry.example.com/acme/app-api:1.0\n", false},
+		{"prefixed repository", "registry.example.com/acme/app:1.0", "image: registry.example.com/acme/my-app:1.0\n", false},
+		{"underscore suffix", "registry.example.com/acme/shifts:1.0", "image: shifts_api\n", false},
+		{"absent", "registry.example.com/acme/app:1.0", "image: nginx:1.27\n", false},
+		{"an escape could spell it", "registry.example.com/acme/app:1.0", `image: "registry.example.com/acme/\x61pp:1.0"` + "\n", true},
+		{"a later whole occurrence", "registry.example.com/acme/app:1.0", "a: app-api\nb: apps\nc: [app]\n", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := mayName([]byte(tt.src), imageref.MustParse(tt.image)); got != tt.want {
+				t.Errorf("mayName(%q, %s) = %v, want %v", tt.src, tt.image, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMayExceed(t *testing.T) {
+	t.Parallel()
+	lim := Limits{}.withDefaults()
+	tests := []struct {
+		name, src string
+		want      bool
+	}{
+		{"plain manifest", podYAML, false},
+		{"cron schedule and globs in quotes", "schedule: \"*/5 * * * *\"\npaths: ['**/*.yaml']\n# see **/x\n", false},
+		{"arithmetic in a plain scalar", "expr: a*b\n", false},
+		{"alias", "a: &x 1\nb: *x\n", true},
+		{"alias in a flow sequence", "a: [*x]\n", true},
+		{"alias after a sequence dash", "- *x\n", true},
+		{"not UTF-8", "\xff\xfea\x00:\x00\n", true},
+		{"flow nesting", strings.Repeat("[", 120) + strings.Repeat("]", 120), true},
+		{"compact nesting", strings.Repeat("- ", 120) + "x\n", true},
+		{"deep indentation", "a:\n" + strings.Repeat(" ", 60) + "b: c\n", true},
+		{"many documents", strings.Repeat("---\na: b\n", lim.MaxDocuments), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := mayExceed([]byte(tt.src), lim); got != tt.want {
+				t.Errorf("mayExceed(%q) = %v, want %v", tt.src, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzCanSkipParse: a file the default file set leaves unparsed would have
+// changed nothing, reported nothing as skipped, and not been refused for a
+// limit (duplicate keys aside, which only parsing can see).
+func FuzzCanSkipParse(f *testing.F) {
+	_ = filepath.WalkDir("testdata/golden", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Base(filepath.Dir(p)) != "expected" && isYAML(p) {
+			if b, err := os.ReadFile(p); err == nil {
+				for i := range len(prefilterImages) {
+					f.Add(b, isKustomizationFile(p), uint8(i))
+				}
+			}
+		}
+		return nil
+	})
+	f.Add([]byte("a: &a [*a]\n"), false, uint8(0))
+	f.Add([]byte("image: \"registry.example.com/acme/\\x61pp:1.0\"\n"), false, uint8(0))
+	f.Fuzz(func(t *testing.T, src []byte, kustomization bool, which uint8) {
+		image := imageref.MustParse(prefilterImages[int(which)%len(prefilterImages)])
+		lim := Limits{MaxFileBytes: 1 << 20}.withDefaults()
+		if !canSkipParse(src, image, lim) {
+			return
+		}
+		out, objects, skipped, _, err := RewriteYAML(src, RewriteOptions{Image: image, Kustomization: kustomization, Limits: lim})
+		if string(out) != string(src) || len(objects) > 0 || len(skipped) > 0 {
+			t.Fatalf("skipped unparsed, but RewriteYAML changes %+v, skips %+v", objects, skipped)
+		}
+		if errors.Is(err, errLimit) && !strings.Contains(err.Error(), "already defined") {
+			t.Fatalf("skipped unparsed, but RewriteYAML refuses it: %v", err)
+		}
+	})
+}
+
+var prefilterImages = []string{
+	defaultImage,
+	"nginx:1.27@" + newDigest,
+	"registry.example.com/acme/unrelated:1.0@" + newDigest,
+	"registry.example.com/acme/app-a:latest@" + newDigest,
+}
