@@ -64,6 +64,9 @@ func importBases(ctx context.Context, g *globals, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	// Upstream bases are not ours to write to: the cascade history is read
+	// but not recorded there.
+	c.record = false
 	gr, err := c.e.Graph()
 	if err != nil {
 		return err

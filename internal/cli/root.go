@@ -99,7 +99,7 @@ or config, 3 partial failure, 4 transient failure (safe to re-run), 5 refused fo
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
-	root.AddCommand(newPlanCmd(g), newRunCmd(g), newImportCmd(g), newUpdateCmd(g), newGraphCmd(g), newDemoCmd(g), newVersionCmd(g), newActionCmd(g))
+	root.AddCommand(newPlanCmd(g), newRunCmd(g), newImportCmd(g), newHistoryCmd(g), newUpdateCmd(g), newGraphCmd(g), newDemoCmd(g), newVersionCmd(g), newActionCmd(g))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -16,6 +17,7 @@ import (
 	"github.com/imagecascade/cascade/internal/dispatch"
 	"github.com/imagecascade/cascade/internal/engine"
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/history"
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/plan"
 	"github.com/imagecascade/cascade/internal/registry"
@@ -149,6 +151,13 @@ type cascader struct {
 	f        *runFlags
 	incoming dispatch.Cascade
 	limit    int
+	// history makes re-runs idempotent: a dedup key dispatched
+	// successfully before is not dispatched again. record says whether
+	// this run writes its own generation (it needs push access to the
+	// updated image's repository: true for run, false for import of
+	// upstream bases).
+	history *history.Store
+	record  bool
 }
 
 func newCascader(g *globals, f *runFlags) (*cascader, error) {
@@ -181,6 +190,8 @@ func newCascader(g *globals, f *runFlags) (*cascader, error) {
 		f:        f,
 		incoming: incoming,
 		limit:    limit,
+		history:  history.New(history.Options{Transport: res.Transport(), Keychain: res.Keychain(), Insecure: res.Insecure}),
+		record:   true,
 	}, nil
 }
 
@@ -221,6 +232,32 @@ func (c *cascader) cascade(ctx context.Context, updated imageref.Ref, out *repor
 		if len(targets) == 0 {
 			continue
 		}
+		// What an earlier run already dispatched for a base digest is not
+		// dispatched again; what failed is retried. A tier's targets
+		// usually share one base; a deeper dependent may have its own.
+		done := map[string]bool{}
+		for _, b := range basesOf(targets) {
+			gens, err := c.history.Load(ctx, b)
+			if err != nil {
+				return fmt.Errorf("reading the cascade history of %s: %w", b.Short(), err)
+			}
+			for k := range history.Dispatched(gens) {
+				done[k] = true
+			}
+		}
+		var todo []dispatch.Target
+		for _, tg := range targets {
+			if done[tg.Key()] {
+				out.Dispatches = append(out.Dispatches, dispatch.Outcome{Name: tg.Name, Kind: tg.Rebuild.Kind(), Key: tg.Key(),
+					Status: dispatch.StatusAlreadyDispatched, Detail: "recorded in the cascade history"})
+			} else {
+				todo = append(todo, tg)
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		targets = todo
 		dmap, err := c.ds.forTargets(targets)
 		if err != nil {
 			return err
@@ -230,6 +267,11 @@ func (c *cascader) cascade(ctx context.Context, updated imageref.Ref, out *repor
 			return err
 		}
 		out.Dispatches = append(out.Dispatches, outcomes...)
+		if c.record && !c.f.dryRun {
+			if err := c.recordTier(ctx, t, targets, outcomes); err != nil {
+				errs = errors.Join(errs, err)
+			}
+		}
 		// A rebased dependent is itself an updated image: cascade it now.
 		for i, o := range outcomes {
 			if o.NewDigest == "" || !o.Status.OK() {
@@ -247,6 +289,44 @@ func (c *cascader) cascade(ctx context.Context, updated imageref.Ref, out *repor
 		}
 	}
 	return errs
+}
+
+// recordTier writes this run's generation for each base its targets were
+// dispatched against: the previous digest its stale dependents were built
+// on, and each dispatch's outcome.
+func (c *cascader) recordTier(ctx context.Context, t tier, targets []dispatch.Target, outcomes []dispatch.Outcome) error {
+	now := time.Now()
+	var errs error
+	for _, b := range basesOf(targets) {
+		g := history.Generation{}
+		for i, tg := range targets {
+			if tg.Base.Ref.String() != b.String() {
+				continue
+			}
+			g.CascadeID, g.Origin, g.Chain = tg.Cascade.Origin, tg.Cascade.Origin, tg.Cascade.Chain
+			g.Dispatches = append(g.Dispatches, history.FromOutcome(outcomes[i], now))
+			if d, ok := dependentByName(t.plan, tg.Name); ok && g.Previous == "" && d.BuiltOn != "" && d.BuiltOn != string(b.Digest) {
+				g.Previous = d.BuiltOn
+			}
+		}
+		if err := c.history.Record(ctx, b, g); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("recording the cascade history of %s (the dispatches above happened): %w", b.Short(), err))
+		}
+	}
+	return errs
+}
+
+// basesOf lists the distinct bases of targets, in order.
+func basesOf(targets []dispatch.Target) []imageref.Ref {
+	var out []imageref.Ref
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if k := t.Base.Ref.String(); !seen[k] {
+			seen[k] = true
+			out = append(out, t.Base.Ref)
+		}
+	}
+	return out
 }
 
 // tier is one round of dispatches: the dependents of one updated image.
@@ -276,13 +356,24 @@ func targetsOf(cfg *config.Config, t tier, origin string) []dispatch.Target {
 		if _, ok := cfg.ImageByName(d.Base); ok {
 			baseName = d.Base
 		}
+		// A deeper dependent whose own base is current in the registry is
+		// stale against that base, at the digest it has now.
+		base := t.base
+		if parent, ok := dependentByName(t.plan, d.Base); ok && parent.Digest != "" {
+			if pim, ok := cfg.ImageByName(parent.Name); ok {
+				if pref, err := imageref.Parse(pim.Image); err == nil {
+					pref.Digest = imageref.Digest(parent.Digest)
+					base = pref
+				}
+			}
+		}
 		out = append(out, dispatch.Target{
 			Name:    d.Name,
 			Image:   ref,
 			Rebuild: im.Rebuild,
-			Base:    dispatch.BaseRef{Name: baseName, Ref: t.base},
+			Base:    dispatch.BaseRef{Name: baseName, Ref: base},
 			Cascade: dispatch.Cascade{
-				ID:     dispatch.DedupKey(d.Name, t.base.Digest),
+				ID:     dispatch.DedupKey(d.Name, base.Digest),
 				Depth:  t.depth + d.Depth,
 				Chain:  slices.Clone(t.chain),
 				Origin: origin,
@@ -290,6 +381,15 @@ func targetsOf(cfg *config.Config, t tier, origin string) []dispatch.Target {
 		})
 	}
 	return out
+}
+
+func dependentByName(p *plan.Plan, name string) (plan.Dependent, bool) {
+	for _, d := range p.Dependents {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return plan.Dependent{}, false
 }
 
 // dispatchers builds each kind's dispatcher once, only when a target needs it.

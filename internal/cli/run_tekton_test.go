@@ -127,9 +127,14 @@ images:
 		t.Fatalf("completing the PipelineRun: %v", err)
 	}
 
-	// R10: the same cascade again is still one PipelineRun.
-	if code, out, errs := run(t, args...); code != 0 || !strings.Contains(out, "already-dispatched") {
+	// R09/R10: the same cascade again dispatches nothing (the cascade
+	// history says it was done) and is still one PipelineRun.
+	before := creates.Load()
+	if code, out, errs := run(t, args...); code != 0 || !strings.Contains(out, "recorded in the cascade history") {
 		t.Errorf("second run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if creates.Load() != before {
+		t.Errorf("a second run tried to create PipelineRuns again")
 	}
 	prs, _ = tk.Client.TektonV1().PipelineRuns("ci").List(ctx, metav1.ListOptions{})
 	if len(prs.Items) != 1 {
@@ -140,7 +145,8 @@ images:
 	limited := k.UserKubeconfig(t, testenv.LimitedUser)
 	ws2 := t.TempDir()
 	data, _ := os.ReadFile(filepath.Join(ws, "cascade.yaml"))
-	writeFile(t, filepath.Join(ws2, "cascade.yaml"), strings.ReplaceAll(string(data), "app-a-build", "app-a-build-2"))
+	// Another dependent name: a new dedup key, not in the cascade history.
+	writeFile(t, filepath.Join(ws2, "cascade.yaml"), strings.ReplaceAll(string(data), "name: app-a\n", "name: app-a-limited\n"))
 	code, out, errs = run(t, "run", "--image", baseRef, "--workspace", ws2, "--kubeconfig", limited)
 	if code != exitcode.Partial && code != exitcode.Transient {
 		t.Errorf("limited user: exit %d, want 3\n%s\n%s", code, out, errs)

@@ -125,7 +125,7 @@ func statuses(r report.Run) map[string]string {
 }
 
 // Not parallel: the tokens and the webhook secret come from the environment.
-func TestRunDispatchesEveryKindAndPinsManifests(t *testing.T) {
+func TestR09_RunDispatchesEveryKindThenRerunIsNoop(t *testing.T) {
 	f := newRunFixture(t)
 	t.Setenv("GITHUB_TOKEN", f.gh.Token())
 	t.Setenv("HOOK_SECRET", "s3cret")
@@ -173,6 +173,37 @@ func TestRunDispatchesEveryKindAndPinsManifests(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(f.ws, "deploy", "base.yaml"))
 	if !strings.Contains(string(got), f.baseRef+"@"+r.Plan.Digest+"  # the base itself") {
 		t.Errorf("the base's own manifest was not pinned:\n%s", got)
+	}
+
+	// R09: the same run again (the apps have not been rebuilt yet) sends
+	// nothing: the cascade history says every dispatch was done, the
+	// manifests are already pinned.
+	requests, hooks := len(f.gh.Requests()), f.hooks.count()
+	code, r, errs = f.run(t)
+	if code != 0 {
+		t.Fatalf("re-run: exit %d: %s", code, errs)
+	}
+	for _, o := range r.Dispatches {
+		if o.Status != "already-dispatched" {
+			t.Errorf("re-run: %s %s (%s)", o.Name, o.Status, o.Detail)
+		}
+	}
+	if len(f.gh.Requests()) != requests || f.hooks.count() != hooks {
+		t.Errorf("re-run sent requests: github %d -> %d, hooks %d -> %d", requests, len(f.gh.Requests()), hooks, f.hooks.count())
+	}
+	if len(r.Manifests.Changed) != 0 {
+		t.Errorf("re-run changed manifests: %v", r.Manifests.Changed)
+	}
+
+	// cascade history shows the generation with its dispatches.
+	code, out, errs := run(t, "history", "--image", f.baseRef, "--workspace", f.ws)
+	if code != 0 {
+		t.Fatalf("history: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{r.Plan.Digest, "app-gh", "github", "dispatched", "app-hook", "app-rb"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("history lacks %q:\n%s", want, out)
+		}
 	}
 }
 
