@@ -15,10 +15,10 @@ type Binaries struct {
 // Each script gets the tree as $1 and runs in it. The list of files to
 // touch is computed inside the timed command, as a CI script would:
 //
-//   - sed: one grep for the repository over the YAML files, then one
-//     sed -i over all of them, replacing each tracking reference (REPO,
-//     REPO:latest, REPO:latest@sha256:…, followed by a character that cannot
-//     continue a name) by REPO:latest@NEW. Kustomizations are left to
+//   - sed: one grep over the YAML files for a tracking reference (REPO,
+//     REPO:latest or REPO:latest@sha256:…, followed by a character that
+//     cannot continue a name), then one sed -i over the files found,
+//     replacing each by REPO:latest@NEW. Kustomizations are left to
 //     kustomize, whose job they are.
 //   - yq: the same file list, one yq -i per file (the loop a script
 //     writes), setting every string scalar that is a tracking reference.
@@ -27,7 +27,7 @@ type Binaries struct {
 var (
 	refRE  = regexp.QuoteMeta(Repository) + `(:` + Tag + `)?(@sha256:[0-9a-f]{64})?`
 	sedRE  = refRE + `([^-._:@/[:alnum:]]|$)`
-	listed = `grep -rlZ -F --include='*.yaml' --include='*.yml' -e "$B1_REPO" . | grep -zv '/kustomization\.yaml$'`
+	listed = `grep -rlZ -E --include='*.yaml' --include='*.yml' -e "$B1_SED_RE" . | grep -zv '/kustomization\.yaml$'`
 )
 
 // Tools returns the contenders whose binaries are set, cascade first.
