@@ -1,17 +1,11 @@
 package history
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/retry"
 )
@@ -53,61 +47,5 @@ func notFound(err error) bool {
 // again); 408/429/5xx and connection failures are transient (4); 400 is
 // invalid (2). Retries that ran out are already transient.
 func classify(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if exitcode.Of(err) != exitcode.Internal {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	var refused *registry.HostNotAllowedError
-	if errors.As(err, &refused) {
-		return exitcode.AsRefused(fmt.Errorf("%s: %w", what, refused))
-	}
-	if strings.Contains(err.Error(), "no token in bearer response") {
-		// go-containerregistry quotes the whole token response.
-		return exitcode.AsTransient(fmt.Errorf("%s: %w: the token service answered without a token", what, registry.ErrUnauthorized))
-	}
-	redactURL(err)
-	var te *transport.Error
-	if errors.As(err, &te) {
-		switch {
-		case notFound(err):
-			return exitcode.AsInvalid(fmt.Errorf("%s: %w: %w", what, registry.ErrNotFound, err))
-		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
-			return exitcode.AsTransient(fmt.Errorf("%s: %w: %w", what, registry.ErrUnauthorized, err))
-		case te.StatusCode == http.StatusBadRequest:
-			return exitcode.AsInvalid(fmt.Errorf("%s: %w", what, err))
-		default:
-			return exitcode.AsTransient(fmt.Errorf("%s: %w", what, err))
-		}
-	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	var ue *url.Error
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ue) || errors.As(err, &ne) {
-		return exitcode.AsTransient(fmt.Errorf("%s: %w", what, err))
-	}
-	if again, _ := retry.Classify(err); again {
-		return exitcode.AsTransient(fmt.Errorf("%s: %w", what, err))
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// redactURL drops the query, fragment and user information from the URL of
-// the first *url.Error in the chain: a redirect to blob storage may carry a
-// signature there.
-func redactURL(err error) {
-	var ue *url.Error
-	if !errors.As(err, &ue) {
-		return
-	}
-	u, perr := url.Parse(ue.URL)
-	if perr != nil {
-		ue.URL = "(unparsable URL)"
-		return
-	}
-	u.User, u.RawQuery, u.Fragment, u.RawFragment = nil, "", "", ""
-	ue.URL = u.String()
+	return registry.Classify(what, err)
 }

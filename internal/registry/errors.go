@@ -130,3 +130,16 @@ func redactURL(err error) {
 	u.User, u.RawQuery, u.Fragment, u.RawFragment = nil, "", "", ""
 	ue.URL = u.String()
 }
+
+// Classify wraps err, from any go-containerregistry call, with what was
+// being done and its exit-code class, exactly as the Client classifies its
+// own errors: a host off the allowlist is refused (5); 404 is ErrNotFound
+// (2); 401/403 ErrUnauthorized (4); 408/429/5xx and connection failures
+// transient (4); 400 invalid (2). URLs in the chain lose query strings and
+// user information. An error already classified keeps its class.
+func Classify(what string, err error) error {
+	if err != nil && exitcode.Of(err) != exitcode.Internal {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return classify(what, err)
+}
