@@ -3,11 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -26,6 +21,7 @@ import (
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/imagetest"
 	"github.com/imagecascade/cascade/internal/registry"
 )
 
@@ -59,6 +55,7 @@ func (c *counter) reset() map[string]int {
 }
 
 type fixture struct {
+	*imagetest.Registry
 	t     *testing.T
 	host  string
 	count *counter
@@ -66,30 +63,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	return &fixture{t: t, host: u.Host, count: &counter{n: map[string]int{}, rt: http.DefaultTransport}}
+	r := imagetest.NewRegistry(t)
+	return &fixture{Registry: r, t: t, host: r.Host, count: &counter{n: map[string]int{}, rt: http.DefaultTransport}}
 }
 
-func (f *fixture) ref(repo string) string { return f.host + "/" + repo }
-
-func (f *fixture) push(repo string, img v1.Image) v1.Hash {
-	f.t.Helper()
-	r, err := name.ParseReference(f.ref(repo))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		f.t.Fatal(err)
-	}
-	d, _ := img.Digest()
-	return d
-}
+func (f *fixture) push(repo string, img v1.Image) v1.Hash { return f.Push(repo, img) }
 
 func (f *fixture) pushIndex(repo string, idx v1.ImageIndex) v1.Hash {
 	f.t.Helper()
-	r, err := name.ParseReference(f.ref(repo))
+	r, err := name.ParseReference(f.Ref(repo))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -99,6 +81,15 @@ func (f *fixture) pushIndex(repo string, idx v1.ImageIndex) v1.Hash {
 	d, _ := idx.Digest()
 	return d
 }
+
+func (f *fixture) ref(repo string) string { return f.Ref(repo) }
+
+var (
+	oci       = imagetest.OCI
+	layer     = func(t *testing.T) v1.Layer { return imagetest.Layer(t) }
+	on        = func(t *testing.T, base v1.Image) v1.Image { return imagetest.On(t, base) }
+	annotated = imagetest.Annotated
+)
 
 func (f *fixture) engine(cfgYAML string) *Engine {
 	f.t.Helper()
@@ -111,32 +102,6 @@ func (f *fixture) engine(cfgYAML string) *Engine {
 		f.t.Fatal(err)
 	}
 	return &Engine{Config: cfg, Workspace: f.t.TempDir(), Resolver: res}
-}
-
-func oci(img v1.Image) v1.Image {
-	return mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
-}
-
-func layer(t *testing.T) v1.Layer {
-	t.Helper()
-	l, err := random.Layer(64, types.OCILayer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func on(t *testing.T, base v1.Image) v1.Image {
-	t.Helper()
-	img, err := mutate.AppendLayers(base, layer(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return oci(img)
-}
-
-func annotated(img v1.Image, baseName string, d v1.Hash) v1.Image {
-	return mutate.Annotations(img, map[string]string{registry.BaseNameKey: baseName, registry.BaseDigestKey: d.String()}).(v1.Image)
 }
 
 func labelled(t *testing.T, img v1.Image, baseName string, d v1.Hash) v1.Image {
