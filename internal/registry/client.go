@@ -45,10 +45,7 @@ func New(opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	var rt http.RoundTripper = &allowTransport{allow: o.allow, inner: o.base}
-	rt = transport.NewRetry(rt,
-		transport.WithRetryPredicate(retryable),
-		transport.WithRetryStatusCodes(retryStatusCodes...),
-		transport.WithRetryBackoff(o.backoff))
+	rt = &retryTransport{policy: o.retry, timeout: o.timeout, inner: rt}
 	// Outermost, so that transport.NewWithContext does not add another.
 	rt = transport.NewUserAgent(rt, o.userAgent)
 	return &Client{

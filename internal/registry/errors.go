@@ -28,22 +28,9 @@ var (
 	ErrUnauthorized = errors.New("not authorized")
 )
 
-// retryStatusCodes are retried with backoff by the transport. 401, 403 and
-// 404 are not among them: they never change by asking again.
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout,
-	http.StatusTooManyRequests,
-	http.StatusInternalServerError,
-	http.StatusBadGateway,
-	http.StatusServiceUnavailable,
-	http.StatusGatewayTimeout,
-	499, // nginx: client closed request
-	522, // Cloudflare: connection timed out
-}
-
-// retryable reports whether a round trip error is worth another try:
-// temporary errors (including retryable status codes) and dropped
-// connections, never a refusal or the caller's own deadline.
+// retryable reports whether a round trip error is a dropped connection or
+// a temporary failure, never a refusal or the caller's own deadline. It
+// only decides the exit code class; retries are retryTransport's.
 func retryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrHostNotAllowed) {
 		return false
@@ -83,7 +70,7 @@ func classify(what string, err error) error {
 		case hasCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode) ||
 			te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
 			return exitcode.AsTransient(fmt.Errorf("%s: %w: %w", what, ErrUnauthorized, err))
-		case te.StatusCode == http.StatusTooManyRequests || te.StatusCode == http.StatusRequestTimeout ||
+		case te.StatusCode == http.StatusTooManyRequests || te.StatusCode == http.StatusRequestTimeout || te.StatusCode == 499 ||
 			te.StatusCode >= 500 || te.Temporary():
 			return exitcode.AsTransient(fmt.Errorf("%s: %w", what, err))
 		case te.StatusCode == http.StatusBadRequest:
@@ -136,7 +123,8 @@ func redactURL(err error) {
 // own errors: a host off the allowlist is refused (5); 404 is ErrNotFound
 // (2); 401/403 ErrUnauthorized (4); 408/429/5xx and connection failures
 // transient (4); 400 invalid (2). URLs in the chain lose query strings and
-// user information. An error already classified keeps its class.
+// user information. An error already classified keeps its class. Retries
+// (see WithRetryPolicy) come first: what is classified is the last attempt.
 func Classify(what string, err error) error {
 	if err != nil && exitcode.Of(err) != exitcode.Internal {
 		return fmt.Errorf("%s: %w", what, err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/registry"
+	"github.com/imagecascade/cascade/internal/retry"
 )
 
 // counter is a base transport that counts requests by method and path
@@ -95,13 +96,14 @@ func (c *counter) attemptList() []string {
 // developer's Docker config.
 var anonymous = authn.NewMultiKeychain()
 
-// newClient returns a Client for tests: anonymous, counted, fast retries.
+// newClient returns a Client for tests: anonymous, counted, three
+// attempts on a fake clock (retries wait no real time).
 func newClient(t *testing.T, c *counter, opts ...registry.Option) *registry.Client {
 	t.Helper()
 	base := []registry.Option{
 		registry.WithKeychain(anonymous),
 		registry.WithTransport(c),
-		registry.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}),
+		registry.WithRetryPolicy(retry.Policy{Attempts: 3, Clock: retry.NewFakeClock(time.Unix(0, 0))}),
 	}
 	cl, err := registry.New(append(base, opts...)...)
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/retry"
 )
 
 // DefaultConcurrency bounds the registry requests a Client has in flight
@@ -31,12 +31,9 @@ type options struct {
 	insecure    map[string]bool
 	concurrency int
 	userAgent   string
-	backoff     transport.Backoff
+	retry       retry.Policy
+	timeout     time.Duration
 }
-
-// defaultBackoff is go-containerregistry's remote default: three tries,
-// waiting about 1 s then 3 s.
-var defaultBackoff = transport.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
 
 func makeOptions(opts []Option) (*options, error) {
 	o := &options{
@@ -45,7 +42,8 @@ func makeOptions(opts []Option) (*options, error) {
 		insecure:    map[string]bool{},
 		concurrency: DefaultConcurrency,
 		userAgent:   DefaultUserAgent,
-		backoff:     defaultBackoff,
+		retry:       defaultPolicy(retry.Policy{}),
+		timeout:     DefaultAttemptTimeout,
 	}
 	var errs []error
 	for _, opt := range opts {
@@ -149,14 +147,45 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// withRetryBackoff sets the backoff between retries of connection errors
-// and retryable status codes (tests use a fast one).
-func withRetryBackoff(b transport.Backoff) Option {
+// WithRetryPolicy sets how requests are retried: connection failures,
+// answers that do not come within the attempt timeout, and 408, 429, 499 and
+// 5xx (but 501 and 505) answers, with full-jitter backoff, never less than
+// the registry's Retry-After (seconds or HTTP date), all within the policy's
+// budget (and the caller's context deadline). 401, 403 and 404 are never
+// retried; a HEAD is retried as a HEAD. Zero fields take the registry
+// defaults (DefaultRetryBudget, DefaultRetryAttempts, DefaultRetryBase,
+// DefaultRetryMax, the real clock); Attempts: 1 turns retries off. Tests set
+// Clock (a retry.FakeClock) and Jitter to assert exact waits.
+func WithRetryPolicy(p retry.Policy) Option {
 	return func(o *options) error {
-		if b.Steps < 1 {
-			return fmt.Errorf("retry backoff: steps must be at least 1, got %d", b.Steps)
+		var errs []error
+		if p.Budget < 0 {
+			errs = append(errs, fmt.Errorf("retry policy: budget must not be negative, got %s", p.Budget))
 		}
-		o.backoff = b
+		if p.Attempts < 0 {
+			errs = append(errs, fmt.Errorf("retry policy: attempts must not be negative, got %d", p.Attempts))
+		}
+		if p.Base < 0 || p.Max < 0 {
+			errs = append(errs, fmt.Errorf("retry policy: backoff bounds must not be negative, got %s and %s", p.Base, p.Max))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		o.retry = defaultPolicy(p)
+		return nil
+	}
+}
+
+// WithAttemptTimeout bounds how long one request waits for the headers of
+// its answer before it is abandoned (and retried, see WithRetryPolicy);
+// reading the body is bounded only by the caller's context. The default is
+// DefaultAttemptTimeout; 0 waits as long as the context allows.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("attempt timeout: must not be negative, got %s", d)
+		}
+		o.timeout = d
 		return nil
 	}
 }

@@ -1,4 +1,0 @@
-package registry
-
-// WithRetryBackoff lets tests retry without waiting.
-var WithRetryBackoff = withRetryBackoff
