@@ -50,7 +50,7 @@ func (c *clock) close() {
 	c.t.Helper()
 	now := time.Now()
 	if c.n > 0 {
-			c.t.Logf("   step %s took %.1fs", c.label, now.Sub(c.last).Seconds())
+		c.t.Logf("   step %s took %.1fs", c.label, now.Sub(c.last).Seconds())
 	}
 	c.last = now
 }
