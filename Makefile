@@ -25,3 +25,9 @@ build:
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+
+# The end-to-end suite: the seed scenario and the multi-arch rebase chain on
+# real components (`make deps` installs them; CI=true fails on a missing one).
+.PHONY: e2e
+e2e:
+	$(GO) test ./test/e2e/ -v -count=1
