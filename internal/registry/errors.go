@@ -26,6 +26,11 @@ var (
 	// access (401, 403, UNAUTHORIZED, DENIED). Exit 4: fixing credentials
 	// and re-running is safe.
 	ErrUnauthorized = errors.New("not authorized")
+	// ErrRealmRefused: the registry sent the client for a token to an
+	// address go-containerregistry refuses (a private or link-local IP on
+	// another host, a scheme other than https, or http for a secure
+	// registry). Refused for safety, exit 5; nothing was sent there.
+	ErrRealmRefused = errors.New("token realm refused")
 )
 
 // retryable reports whether a round trip error is a dropped connection or
@@ -54,6 +59,13 @@ func classify(what string, err error) error {
 	var refused *HostNotAllowedError
 	if errors.As(err, &refused) {
 		return exitcode.AsRefused(fmt.Errorf("%s: %w", what, refused))
+	}
+	if msg := err.Error(); strings.Contains(msg, "invalid realm in www-authenticate") || strings.Contains(msg, "refusing token-server redirect") {
+		// go-containerregistry refuses token realms (and redirects of the
+		// token service) on private addresses or with a bad scheme. Its
+		// message quotes the whole URL, which may hold credentials: say
+		// what happened without it.
+		return exitcode.AsRefused(fmt.Errorf("%s: %w: %s", what, ErrRealmRefused, realmReason(msg)))
 	}
 	if strings.Contains(err.Error(), "no token in bearer response") {
 		// go-containerregistry quotes the whole token response, which
@@ -88,6 +100,23 @@ func classify(what string, err error) error {
 		return exitcode.AsTransient(fmt.Errorf("%s: %w", what, err))
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// realmReason says why a realm was refused, from go-containerregistry's
+// message, without the URL it quotes.
+func realmReason(msg string) string {
+	for _, r := range []string{"is a private or link-local address", "not allowed for a secure registry", "not allowed; must be https"} {
+		if strings.Contains(msg, r) {
+			if i := strings.Index(msg, "realm host "); i >= 0 && strings.HasSuffix(r, "address") {
+				return msg[i : strings.Index(msg, r)+len(r)] // `realm host "10.0.0.1" is a private …`
+			}
+			return "the realm's scheme " + r
+		}
+	}
+	if strings.Contains(msg, "refusing token-server redirect") {
+		return "the token service redirected to a refused address"
+	}
+	return "the realm is not a valid URL"
 }
 
 func hasCode(te *transport.Error, codes ...transport.ErrorCode) bool {
