@@ -97,6 +97,7 @@ func (c *Client) prepare(ctx context.Context, refs []imageref.Ref) (byRepo, byHo
 	g.SetLimit(c.o.concurrency)
 	for _, host := range hosts {
 		g.Go(func() error {
+			ctx, note := withRetryNote(ctx)
 			s, err := c.session(host)
 			if err == nil {
 				err = s.prepare(ctx, repos[host])
@@ -104,7 +105,7 @@ func (c *Client) prepare(ctx context.Context, refs []imageref.Ref) (byRepo, byHo
 			if err == nil {
 				return nil
 			}
-			err = classify(fmt.Sprintf("authenticating to registry %q", host), err)
+			err = classify(fmt.Sprintf("authenticating to registry %q", host), note.annotate(err))
 			mu.Lock()
 			defer mu.Unlock()
 			byHost[host] = err
@@ -197,9 +198,10 @@ func (c *Client) Head(ctx context.Context, ref imageref.Ref) (Descriptor, error)
 }
 
 func (c *Client) head(ctx context.Context, ref imageref.Ref, what string) (Descriptor, error) {
+	ctx, note := withRetryNote(ctx)
 	t, err := c.target(ctx, ref)
 	if err != nil {
-		return Descriptor{}, classify(what, err)
+		return Descriptor{}, classify(what, note.annotate(err))
 	}
 	var desc *v1.Descriptor
 	err = c.op(ctx, func() error {
@@ -214,7 +216,7 @@ func (c *Client) head(ctx context.Context, ref imageref.Ref, what string) (Descr
 		return err
 	})
 	if err != nil {
-		return Descriptor{}, classify(what, err)
+		return Descriptor{}, classify(what, note.annotate(err))
 	}
 	d, err := digestOf(desc.Digest)
 	if err != nil {

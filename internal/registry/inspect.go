@@ -31,9 +31,10 @@ const maxConfigSize = 8 << 20
 // annotations lack BaseDigestKey.
 func (c *Client) Inspect(ctx context.Context, ref imageref.Ref, labels bool) (*Image, error) {
 	what := fmt.Sprintf("inspecting %q", ref)
+	ctx, note := withRetryNote(ctx)
 	im, err := c.inspect(ctx, ref, labels)
 	if err != nil {
-		return nil, classify(what, err)
+		return nil, classify(what, note.annotate(err))
 	}
 	return im, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +79,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	p := t.policy
 	if dl, ok := ctx.Deadline(); ok {
 		// No wait that the caller's deadline would cut short.
-		p.Budget = max(min(p.Budget, time.Until(dl)), time.Nanosecond)
+		p.Budget = max(min(p.Budget, time.Until(dl).Truncate(time.Millisecond)), time.Millisecond)
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		p.Attempts = 1 // the body cannot be sent twice
@@ -112,6 +113,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var he *retry.HTTPError
 	if last != nil && ctx.Err() == nil && errors.As(err, &he) {
+		if reason := strings.TrimSuffix(err.Error(), ": "+he.Error()); reason != err.Error() {
+			noteGiveUp(ctx, reason)
+		}
 		return last, nil
 	}
 	discard(last)
@@ -220,4 +224,40 @@ func (c *cancelOnClose) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()
 	return err
+}
+
+// retryNote carries, through a request context, why the retries of a
+// status answer stopped: the answer itself is handed on unchanged (so that
+// it is classified by its status), and the note adds "giving up after 5
+// attempts" to the error the caller returns.
+type retryNote struct {
+	mu     sync.Mutex
+	reason string
+}
+
+type retryNoteKey struct{}
+
+// withRetryNote returns ctx carrying a fresh note.
+func withRetryNote(ctx context.Context) (context.Context, *retryNote) {
+	n := &retryNote{}
+	return context.WithValue(ctx, retryNoteKey{}, n), n
+}
+
+// noteGiveUp records on ctx's note, if any, why retries stopped.
+func noteGiveUp(ctx context.Context, reason string) {
+	if n, ok := ctx.Value(retryNoteKey{}).(*retryNote); ok {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.reason = reason
+	}
+}
+
+// annotate adds the recorded reason to err, keeping its chain.
+func (n *retryNote) annotate(err error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err == nil || n.reason == "" {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, n.reason)
 }
