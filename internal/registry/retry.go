@@ -78,8 +78,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	p := t.policy
 	if dl, ok := ctx.Deadline(); ok {
-		// No wait that the caller's deadline would cut short.
-		p.Budget = max(min(p.Budget, time.Until(dl).Truncate(time.Millisecond)), time.Millisecond)
+		// No wait that the caller's deadline would cut short, and a tenth
+		// of what is left kept for the last attempt to be answered.
+		left := time.Until(dl)
+		p.Budget = max(min(p.Budget, (left-left/10).Truncate(time.Millisecond)), time.Millisecond)
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		p.Attempts = 1 // the body cannot be sent twice
