@@ -79,17 +79,18 @@ func mayExceed(src []byte, lim Limits) bool {
 
 // maxIndent is the largest number of leading spaces of a line.
 func maxIndent(src []byte) int {
-	m, n, start := 0, 0, true
-	for _, c := range src {
-		switch {
-		case c == '\n':
-			n, start = 0, true
-		case start && c == ' ':
+	m := 0
+	for len(src) > 0 {
+		n := 0
+		for n < len(src) && src[n] == ' ' {
 			n++
-			m = max(m, n)
-		default:
-			start = false
 		}
+		m = max(m, n)
+		i := bytes.IndexByte(src[n:], '\n')
+		if i < 0 {
+			break
+		}
+		src = src[n+i+1:]
 	}
 	return m
 }
@@ -98,6 +99,9 @@ func maxIndent(src []byte) int {
 // comments and quoted scalars, at the start of a line or after a blank or a
 // flow indicator, followed by a character that can begin an anchor name.
 func mayAlias(src []byte) bool {
+	if bytes.IndexByte(src, '*') < 0 {
+		return false
+	}
 	var quote byte
 	for i := 0; i < len(src); i++ {
 		c := src[i]

@@ -163,12 +163,27 @@ func readFile(root *os.Root, p string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading: %w", err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > max {
-		return nil, exitcode.AsInvalid(fmt.Errorf("%w: %d bytes, over the limit of %d", errLimit, fi.Size(), max))
+	size := int64(512)
+	if fi, err := f.Stat(); err == nil {
+		if fi.Size() > max {
+			return nil, exitcode.AsInvalid(fmt.Errorf("%w: %d bytes, over the limit of %d", errLimit, fi.Size(), max))
+		}
+		size = fi.Size() + 1 // one more, to see EOF without growing
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading: %w", err)
+	// io.ReadAll, with the buffer sized from the start.
+	lr, data := io.LimitReader(f, max+1), make([]byte, 0, size)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := lr.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading: %w", err)
+		}
 	}
 	if int64(len(data)) > max {
 		return nil, exitcode.AsInvalid(fmt.Errorf("%w: over the limit of %d bytes", errLimit, max))
