@@ -134,6 +134,11 @@ func Parse(s string) (Ref, error) {
 		}
 		host = normalizeHost(first)
 		path = after
+		if !strings.ContainsAny(host, ".:[") && host != "localhost" {
+			// Only its capitals made it a host; lowercased, it would print
+			// as a Docker Hub path and name another image.
+			return r, fmt.Errorf("%w: %q: registry host %q has no '.' or ':' and is not localhost", ErrInvalid, s, first)
+		}
 	}
 	for _, c := range strings.Split(path, "/") {
 		if !componentRE.MatchString(c) {
