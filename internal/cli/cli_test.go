@@ -201,3 +201,13 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistryRetryBudgetFlag(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "cascade.yaml"), []byte("version: 1\nimages:\n  - {name: a, image: r.io/a:latest, rebuild: {rebase: {}}}\n"), 0o644)
+	code, _, errs := run(t, "plan", "--workspace", ws, "--image", "r.io/a:latest", "--registry-retry-budget", "-1s")
+	if code != exitcode.Invalid || !strings.Contains(errs, "budget") {
+		t.Errorf("negative budget: exit %d, %s; want 2", code, errs)
+	}
+}

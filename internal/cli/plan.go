@@ -11,6 +11,7 @@ import (
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
+	"github.com/imagecascade/cascade/internal/retry"
 )
 
 // imageFlags are the flags every command about one updated image shares.
@@ -65,8 +66,9 @@ func loadConfig(workspace, explicit string) (*config.Config, error) {
 
 // newResolver builds the registry client for a config: its allowlist and
 // insecure hosts, the Docker config keychain.
-func newResolver(cfg *config.Config, extra ...registry.Option) (*registry.Client, error) {
+func newResolver(g *globals, cfg *config.Config, extra ...registry.Option) (*registry.Client, error) {
 	opts := []registry.Option{
+		registry.WithRetryPolicy(retry.Policy{Budget: g.registryRetryBudget}),
 		registry.WithAllow(cfg.Registries.Allow),
 		registry.WithInsecure(cfg.Registries.Insecure),
 		registry.WithUserAgent("cascade/" + Version),
@@ -116,7 +118,7 @@ Exit codes: 0 planned (also when nothing is stale), 2 invalid input or config,
 			if err != nil {
 				return err
 			}
-			res, err := newResolver(cfg)
+			res, err := newResolver(g, cfg)
 			if err != nil {
 				return err
 			}

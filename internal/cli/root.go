@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -58,6 +59,9 @@ func isUsageError(err error) bool {
 type globals struct {
 	logLevel string
 	streams  Streams
+	// registryRetryBudget bounds the retries of one registry request
+	// (0: the registry package's default).
+	registryRetryBudget time.Duration
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -99,6 +103,7 @@ or config, 3 partial failure, 4 transient failure (safe to re-run), 5 refused fo
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	root.PersistentFlags().DurationVar(&g.registryRetryBudget, "registry-retry-budget", 0, "how long one registry request may be retried (408/429/5xx, Retry-After honoured) before exit 4 (default 30s)")
 	root.AddCommand(newPlanCmd(g), newRunCmd(g), newImportCmd(g), newHistoryCmd(g), newUpdateCmd(g), newGraphCmd(g), newDemoCmd(g), newVersionCmd(g), newActionCmd(g))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root

@@ -175,7 +175,7 @@ func newCascader(g *globals, f *runFlags) (*cascader, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := newResolver(cfg)
+	res, err := newResolver(g, cfg)
 	if err != nil {
 		return nil, err
 	}
