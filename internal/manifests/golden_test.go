@@ -120,7 +120,7 @@ func assertOnlyValuesChanged(t *testing.T, f FileResult, orig, got []byte) {
 				t.Fatalf("%s: change at %d:%d: %v", f.Path, c.Line, c.Column, err)
 			}
 			end := off + len(c.Old)
-			if q := orig[off]; q == '"' || q == '\'' {
+			if q := byteAt(orig, off); q == '"' || q == '\'' {
 				// a quoted value: up to its closing quote
 				for end = off + 1; end < len(orig) && orig[end] != q; end++ {
 					if q == '"' && orig[end] == '\\' {
@@ -270,4 +270,13 @@ func readTree(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// byteAt is b[i], or 0 past the end (a change inserted at the end of a file
+// without a final newline).
+func byteAt(b []byte, i int) byte {
+	if i < len(b) {
+		return b[i]
+	}
+	return 0
 }
