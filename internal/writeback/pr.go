@@ -89,6 +89,21 @@ const foreignNote = "\n\n---\ncascade did not update this branch: it has commits
 // AsTransient; any other failure, or any failure after the branch was
 // written, is AsPartial.
 func PullRequest(ctx context.Context, opts PROptions) (PRResult, error) {
+	res, err := pullRequest(ctx, opts)
+	if errors.Is(err, errBranchRace) {
+		// Another run of the same cascade created the branch between our
+		// read and our create (R10): start again from the fresh state,
+		// where the branch exists.
+		return pullRequest(ctx, opts)
+	}
+	return res, err
+}
+
+// errBranchRace marks a branch create refused because the branch appeared
+// after it was read.
+var errBranchRace = errors.New("the branch was created meanwhile")
+
+func pullRequest(ctx context.Context, opts PROptions) (PRResult, error) {
 	res := PRResult{Branch: opts.Branch}
 	if err := opts.validate(); err != nil {
 		return res, err
@@ -367,7 +382,11 @@ func (a *prAPI) writeBranch(opts PROptions, baseHead, baseTree string, changed [
 	if !exists {
 		_, _, err = a.c.Git.CreateRef(a.ctx, a.owner, a.repo, &github.Reference{Ref: github.String(ref), Object: &github.GitObject{SHA: github.String(sha)}})
 		if err != nil {
-			return "", a.fail(fmt.Sprintf("creating branch %q", opts.Branch), err, false)
+			failed := a.fail(fmt.Sprintf("creating branch %q", opts.Branch), err, false)
+			if refExists(err) {
+				return "", fmt.Errorf("%w: %w", errBranchRace, failed)
+			}
+			return "", failed
 		}
 		a.wrote = true
 		return sha, nil
@@ -441,4 +460,11 @@ func alreadyExists(err error) bool {
 	return slices.ContainsFunc(er.Errors, func(e github.Error) bool {
 		return len(e.Message) > 0 && strings.Contains(strings.ToLower(e.Message), "already exists")
 	})
+}
+
+// refExists reports GitHub's answer to creating a ref that exists.
+func refExists(err error) bool {
+	var er *github.ErrorResponse
+	return errors.As(err, &er) && er.Response.StatusCode == http.StatusUnprocessableEntity &&
+		strings.Contains(strings.ToLower(er.Message), "reference already exists")
 }
