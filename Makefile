@@ -1,6 +1,7 @@
 # The test command of the README, and of CI (.ci/run).
 #   make test   installs the real components the integration tests use
-#               (Debian/Ubuntu, as root or with sudo), then runs every test.
+#               (Debian/Ubuntu, as root or with sudo), then runs every test
+#               and a few seconds of each fuzz target.
 #   make demo   the seed scenario on the embedded registry.
 GO ?= go
 
@@ -9,6 +10,7 @@ GO ?= go
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 30m ./...
+	FUZZTIME=5s ./.ci/fuzz-smoke
 
 deps:
 	./.ci/install-deps
