@@ -1,10 +1,9 @@
 package dockerfile
 
 import (
-	"os"
+	"github.com/imagecascade/cascade/internal/fuzzcorpus"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -15,14 +14,11 @@ import (
 // crashers keep holding where fuzzing never runs.
 func TestR29_FuzzRewriteDockerfileCorpus(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzRewriteDockerfile", "*"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no committed corpus for FuzzRewriteDockerfile (%v)", err)
-	}
+	files := fuzzcorpus.Files(t, "FuzzRewriteDockerfile")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			vals := readCorpusFile(t, f)
+			vals := fuzzcorpus.Read(t, f)
 			if len(vals) != 2 {
 				t.Fatalf("%d values, want 2", len(vals))
 			}
@@ -41,35 +37,4 @@ func TestR29_FuzzRewriteDockerfileCorpus(t *testing.T) {
 			checkPin(t, src, u)
 		})
 	}
-}
-
-// readCorpusFile decodes a "go test fuzz v1" file: quoted string and
-// []byte values are unquoted, numbers and booleans returned as written.
-func readCorpusFile(t *testing.T, name string) []string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) == 0 || lines[0] != "go test fuzz v1" {
-		t.Fatalf("%s: not a fuzz corpus file", name)
-	}
-	var vals []string
-	for _, l := range lines[1:] {
-		typ, lit, ok := strings.Cut(l, "(")
-		if !ok || !strings.HasSuffix(lit, ")") {
-			t.Fatalf("%s: unsupported line %q", name, l)
-		}
-		lit = strings.TrimSuffix(lit, ")")
-		if typ == "string" || typ == "[]byte" {
-			v, err := strconv.Unquote(lit)
-			if err != nil {
-				t.Fatalf("%s: %q: %v", name, l, err)
-			}
-			lit = v
-		}
-		vals = append(vals, lit)
-	}
-	return vals
 }

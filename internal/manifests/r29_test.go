@@ -2,11 +2,10 @@ package manifests
 
 import (
 	"bytes"
+	"github.com/imagecascade/cascade/internal/fuzzcorpus"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/imagecascade/cascade/internal/imageref"
@@ -19,17 +18,14 @@ import (
 // only inside reported values, and a second rewrite changes nothing.
 func TestR29_FuzzRewriteYAMLCorpus(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzRewriteYAML", "*"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no committed corpus for FuzzRewriteYAML (%v)", err)
-	}
+	files := fuzzcorpus.Files(t, "FuzzRewriteYAML")
 	type input struct {
 		src           []byte
 		kustomization bool
 	}
 	inputs := map[string]input{}
 	for _, f := range files {
-		vals := readCorpusFile(t, f)
+		vals := fuzzcorpus.Read(t, f)
 		if len(vals) != 2 {
 			t.Fatalf("%s: %d values, want 2", f, len(vals))
 		}
@@ -84,35 +80,4 @@ func checkRewriteYAML(t *testing.T, src []byte, kustomization bool) {
 	if !bytes.Equal(again, out) || len(objects2) > 0 {
 		t.Fatalf("second rewrite changed the output again: %+v\n%s\n---\n%s", objects2, out, again)
 	}
-}
-
-// readCorpusFile decodes a "go test fuzz v1" file: quoted string and
-// []byte values are unquoted, numbers and booleans returned as written.
-func readCorpusFile(t *testing.T, name string) []string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) == 0 || lines[0] != "go test fuzz v1" {
-		t.Fatalf("%s: not a fuzz corpus file", name)
-	}
-	var vals []string
-	for _, l := range lines[1:] {
-		typ, lit, ok := strings.Cut(l, "(")
-		if !ok || !strings.HasSuffix(lit, ")") {
-			t.Fatalf("%s: unsupported line %q", name, l)
-		}
-		lit = strings.TrimSuffix(lit, ")")
-		if typ == "string" || typ == "[]byte" {
-			v, err := strconv.Unquote(lit)
-			if err != nil {
-				t.Fatalf("%s: %q: %v", name, l, err)
-			}
-			lit = v
-		}
-		vals = append(vals, lit)
-	}
-	return vals
 }
