@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,28 +24,9 @@ func TestPlanOnRealRegistryAndBuildah(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	reg := testenv.StartRegistry(t)
-	b := testenv.NewBuildah(t)
-
-	centos := reg.Ref("centos:7")
-	if err := b.BuildBase(ctx, "localhost/stand-in:1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Push(ctx, "localhost/stand-in:1", centos); err != nil {
-		t.Fatal(err)
-	}
-
+	reg, b, centos := startBuilds(ctx, t)
 	ws := t.TempDir()
-	write := func(rel, content string) {
-		t.Helper()
-		p := filepath.Join(ws, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, content string) { writeFile(t, filepath.Join(ws, rel), content) }
 	httpd := reg.Ref("acme/httpd-base:latest")
 	write("httpd-base/Dockerfile", "# syntax=docker/dockerfile:1\nARG BASE="+centos+"\nFROM ${BASE}\nARG VERSION\nRUN echo ${VERSION} > /httpd-version\n")
 	write("app/Dockerfile", "FROM "+httpd+" AS runtime\nRUN echo app > /app\n")
@@ -129,4 +109,20 @@ registries:
 			t.Errorf("text plan lacks %q:\n%s", s, out.String())
 		}
 	}
+}
+
+// startBuilds starts a real registry and buildah, and pushes the stand-in
+// for centos:7 that images in these tests are built on.
+func startBuilds(ctx context.Context, t *testing.T) (*testenv.Registry, *testenv.Buildah, string) {
+	t.Helper()
+	reg := testenv.StartRegistry(t)
+	b := testenv.NewBuildah(t)
+	centos := reg.Ref("centos:7")
+	if err := b.BuildBase(ctx, "localhost/stand-in:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Push(ctx, "localhost/stand-in:1", centos); err != nil {
+		t.Fatal(err)
+	}
+	return reg, b, centos
 }

@@ -21,15 +21,7 @@ func TestRebaseOnRealRegistry(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	reg := testenv.StartRegistry(t)
-	b := testenv.NewBuildah(t)
-	centos := reg.Ref("centos:7")
-	if err := b.BuildBase(ctx, "localhost/stand-in:1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Push(ctx, "localhost/stand-in:1", centos); err != nil {
-		t.Fatal(err)
-	}
+	reg, b, centos := startBuilds(ctx, t)
 	ws := t.TempDir()
 	base := reg.Ref("acme/base:latest")
 	site := reg.Ref("acme/static-site:latest")
