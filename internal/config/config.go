@@ -5,12 +5,6 @@
 // with its field path, classified as invalid input (exit 2).
 package config
 
-import (
-	"strings"
-
-	"github.com/imagecascade/cascade/internal/imageref"
-)
-
 // Version is the only config schema version this build understands.
 const Version = 1
 
@@ -254,41 +248,4 @@ func (c *Config) ImageByName(name string) (*Image, bool) {
 		}
 	}
 	return nil, false
-}
-
-// Allowed reports whether the registry host may be contacted: always when
-// no allowlist is set, else when host is on it. Hosts compare
-// case-insensitively, with Docker Hub's aliases (index.docker.io,
-// registry-1.docker.io) meaning docker.io.
-func (c *Config) Allowed(host string) bool {
-	if len(c.Registries.Allow) == 0 {
-		return true
-	}
-	return containsHost(c.Registries.Allow, host)
-}
-
-// InsecureHost reports whether host is listed in registries.insecure.
-func (c *Config) InsecureHost(host string) bool {
-	return containsHost(c.Registries.Insecure, host)
-}
-
-func containsHost(list []string, host string) bool {
-	h := NormalizeHost(host)
-	for _, a := range list {
-		if NormalizeHost(a) == h {
-			return true
-		}
-	}
-	return false
-}
-
-// NormalizeHost lowercases a registry host and maps Docker Hub's aliases to
-// docker.io, as imageref does for references.
-func NormalizeHost(host string) string {
-	h := strings.ToLower(strings.TrimSpace(host))
-	switch h {
-	case "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com":
-		return imageref.DockerHub
-	}
-	return h
 }

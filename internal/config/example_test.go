@@ -51,9 +51,3 @@ func ExampleRender() {
 	// Output:
 	// registry.example.com/acme/httpd-base@sha256:1111111111111111111111111111111111111111111111111111111111111111 (111111111111, depth 2)
 }
-
-func ExampleConfig_Allowed() {
-	c := &config.Config{Registries: config.Registries{Allow: []string{"docker.io", "ghcr.io"}}}
-	fmt.Println(c.Allowed("index.docker.io"), c.Allowed("GHCR.io"), c.Allowed("quay.io"))
-	// Output: true true false
-}

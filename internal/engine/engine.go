@@ -156,15 +156,12 @@ func (e *Engine) Plan(ctx context.Context, updated imageref.Ref, opts PlanOption
 	roots := g.Roots(updated)
 	deps := g.Dependents(roots)
 
-	// Refuse hosts off the allowlist before any connection.
+	// The resolver enforces registries.allow below authentication, before
+	// any connection (token realms and redirects included): one place
+	// decides which hosts are allowed.
 	refs := []imageref.Ref{updated}
 	for _, d := range deps {
 		refs = append(refs, d.Node.Ref)
-	}
-	for _, r := range refs {
-		if !e.Config.Allowed(r.Registry) {
-			return nil, exitcode.AsRefused(fmt.Errorf("registry %q of %s is not in registries.allow", r.Registry, r.Original))
-		}
 	}
 	if p, ok := e.Resolver.(preparer); ok {
 		if err := p.Prepare(ctx, refs); err != nil {

@@ -97,7 +97,7 @@ func (f *fixture) engine(cfgYAML string) *Engine {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	res, err := registry.New(registry.WithTransport(f.count), registry.WithKeychain(authn.NewMultiKeychain()))
+	res, err := registry.New(registry.WithTransport(f.count), registry.WithKeychain(authn.NewMultiKeychain()), registry.WithAllow(cfg.Registries.Allow))
 	if err != nil {
 		f.t.Fatal(err)
 	}
