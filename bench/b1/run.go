@@ -1,18 +1,13 @@
 package b1
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/imagecascade/cascade/bench/measure"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 )
 
@@ -42,10 +37,7 @@ type Options struct {
 }
 
 // Sample is one timed run.
-type Sample struct {
-	Wall   time.Duration
-	RSSKiB int64
-}
+type Sample = measure.Sample
 
 // Result is one tool's runs and the correctness of its first output.
 type Result struct {
@@ -55,29 +47,10 @@ type Result struct {
 }
 
 // Median is the median wall time.
-func (r Result) Median() time.Duration {
-	w := make([]time.Duration, len(r.Samples))
-	for i, s := range r.Samples {
-		w[i] = s.Wall
-	}
-	slices.Sort(w)
-	if len(w) == 0 {
-		return 0
-	}
-	if len(w)%2 == 1 {
-		return w[len(w)/2]
-	}
-	return (w[len(w)/2-1] + w[len(w)/2]) / 2
-}
+func (r Result) Median() time.Duration { return measure.Median(r.Samples) }
 
 // PeakRSSKiB is the largest peak RSS over the runs (0 when unknown).
-func (r Result) PeakRSSKiB() int64 {
-	var m int64
-	for _, s := range r.Samples {
-		m = max(m, s.RSSKiB)
-	}
-	return m
-}
+func (r Result) PeakRSSKiB() int64 { return measure.PeakRSSKiB(r.Samples) }
 
 // Run times every tool Runs times, alternating: round k runs the tools in
 // order starting at tool k, so no tool always runs first or last. Each run
@@ -131,52 +104,10 @@ func runOnce(ctx context.Context, o Options, t Tool, tree string) (Sample, error
 		err := t.Func(ctx, tree)
 		return Sample{Wall: time.Since(start)}, err
 	}
-	rssFile := filepath.Join(o.Work, "rss-"+t.Name)
-	args := []string{"bash", "-c", t.Script, "b1-" + t.Name, tree}
-	if o.Time != "" {
-		args = append([]string{o.Time, "-f", "%M", "-o", rssFile}, args...)
-	}
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Dir = tree
-	cmd.Env = append(os.Environ(), o.Env...)
-	var stderr bytes.Buffer
-	cmd.Stdout = io.Discard
-	cmd.Stderr = &limited{w: &stderr, n: 4096}
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if err != nil {
-		return Sample{}, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	s := Sample{Wall: wall}
-	if o.Time != "" {
-		b, err := os.ReadFile(rssFile)
-		if err != nil {
-			return s, fmt.Errorf("reading peak RSS: %w", err)
-		}
-		fields := strings.Fields(string(b))
-		if len(fields) > 0 {
-			s.RSSKiB, _ = strconv.ParseInt(fields[len(fields)-1], 10, 64)
-		}
-	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		s.RSSKiB = ru.Maxrss
-	}
-	return s, nil
-}
-
-// limited keeps the first n bytes written to it.
-type limited struct {
-	w io.Writer
-	n int
-}
-
-func (l *limited) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		_, _ = l.w.Write(p[:k])
-		l.n -= k
-	}
-	return len(p), nil
+	return measure.Run(ctx, measure.Cmd{
+		Args: []string{"bash", "-c", t.Script, "b1-" + t.Name, tree},
+		Dir:  tree, Env: o.Env, Time: o.Time,
+	})
 }
 
 // CopyTree copies the regular files and folders of src to dst.

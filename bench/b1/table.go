@@ -2,6 +2,7 @@ package b1
 
 import (
 	"fmt"
+	"github.com/imagecascade/cascade/bench/measure"
 	"io"
 	"text/tabwriter"
 )
@@ -14,11 +15,7 @@ const (
 )
 
 // Verdict is one target's outcome.
-type Verdict struct {
-	Target string
-	Figure string
-	Pass   bool
-}
+type Verdict = measure.Verdict
 
 // Verdicts checks the targets against the results of the tools named
 // cascade, sed and yq; a target whose peer did not run is left out.
@@ -30,18 +27,18 @@ func Verdicts(results []Result) []Verdict {
 	var v []Verdict
 	if s, ok := find(results, "sed"); ok && s.Median() > 0 {
 		r := c.Median().Seconds() / s.Median().Seconds()
-		v = append(v, Verdict{"B1 wall ≤ 2× sed -i", fmt.Sprintf("%.2f× sed", r), r <= MaxRatioToSed})
+		v = append(v, Verdict{Bench: "B1", Target: "B1 wall ≤ 2× sed -i", Figure: fmt.Sprintf("%.2f× sed", r), Pass: r <= MaxRatioToSed})
 	}
 	if y, ok := find(results, "yq"); ok && c.Median() > 0 {
 		r := y.Median().Seconds() / c.Median().Seconds()
-		v = append(v, Verdict{"B1 ≥ 10× faster than the yq -i loop", fmt.Sprintf("%.1f× faster", r), r >= MinSpeedupOverY})
+		v = append(v, Verdict{Bench: "B1", Target: "B1 ≥ 10× faster than the yq -i loop", Figure: fmt.Sprintf("%.1f× faster", r), Pass: r >= MinSpeedupOverY})
 	}
 	cc := c.Correct
-	v = append(v, Verdict{"B1 diff = only the changed values",
-		fmt.Sprintf("%d files, %d bytes changed; %d missed, %d wrong, %d extra", cc.FilesChanged, cc.BytesChanged, cc.Missed, cc.Wrong, cc.Extra),
-		cc.OnlyValues()})
+	v = append(v, Verdict{Bench: "B1", Target: "B1 diff = only the changed values",
+		Figure: fmt.Sprintf("%d files, %d bytes changed; %d missed, %d wrong, %d extra", cc.FilesChanged, cc.BytesChanged, cc.Missed, cc.Wrong, cc.Extra),
+		Pass:   cc.OnlyValues()})
 	if rss := c.PeakRSSKiB(); rss > 0 {
-		v = append(v, Verdict{"B5 update on the B1 tree ≤ 256 MB peak RSS", fmt.Sprintf("%.1f MB", float64(rss)/1024), rss <= MaxRSSKiB})
+		v = append(v, Verdict{Bench: "B5", Target: "B5 update on the B1 tree ≤ 256 MB peak RSS", Figure: fmt.Sprintf("%.1f MB", float64(rss)/1024), Pass: rss <= MaxRSSKiB})
 	}
 	return v
 }
@@ -87,12 +84,6 @@ func Table(w io.Writer, wl *Workload, runs int, results []Result) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	for _, v := range Verdicts(results) {
-		mark := "PASS"
-		if !v.Pass {
-			mark = "FAIL"
-		}
-		fmt.Fprintf(w, "%s  %-44s %s\n", mark, v.Target, v.Figure)
-	}
+	measure.PrintVerdicts(w, Verdicts(results))
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imagecascade/cascade/bench/b1"
+	"github.com/imagecascade/cascade/bench/measure"
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/manifests"
 )
@@ -86,7 +87,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return b1.Table(os.Stdout, wl, *runs, results)
+	if err := b1.Table(os.Stdout, wl, *runs, results); err != nil {
+		return err
+	}
+	return measure.AppendVerdicts(b1.Verdicts(results))
 }
 
 // profile runs manifests.Update as cascade update does, runs times, under
