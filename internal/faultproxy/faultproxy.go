@@ -3,10 +3,13 @@
 // API) and answers requests from a script: a status with headers and body,
 // latency, a connection reset, a body trickled slowly, or an answer sent
 // only after the client gave up. Requests no script claims pass through
-// unchanged. Every request is logged. Import it only from tests.
+// unchanged. Every request is logged. A latency may be added to every
+// request (SetLatency), as a registry far away adds it to each round trip.
+// Tests start it with New; benchmarks (bench/) with Start and Close.
 package faultproxy
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +59,7 @@ type Request struct {
 	Path     string
 	RawQuery string
 	// Header is a copy of the request's headers (tests look for
-	// credentials that must not be there).
+	// credentials that must not be there); nil after LogHeaders(false).
 	Header http.Header
 	// Time is when the request arrived.
 	Time time.Time
@@ -72,11 +75,14 @@ type Proxy struct {
 
 	srv      *httptest.Server
 	upstream *httputil.ReverseProxy
-	done     chan struct{} // closed when the test ends: held requests return
+	done     chan struct{} // closed by Close: held requests return
+	closed   sync.Once
 
-	mu       sync.Mutex
-	scripts  []*script
-	requests []Request
+	mu        sync.Mutex
+	scripts   []*script
+	requests  []Request
+	latency   time.Duration
+	noHeaders bool
 }
 
 type script struct {
@@ -90,12 +96,31 @@ type script struct {
 // upstream builds from it (token realms, redirects) point at the proxy.
 func New(t testing.TB, upstream *url.URL) *Proxy {
 	t.Helper()
+	p, err := Start(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Start starts a Proxy in front of upstream on loopback, as New does, for
+// callers that are not tests (benchmarks); Close stops it.
+func Start(upstream *url.URL) (*Proxy, error) {
+	if upstream == nil || upstream.Host == "" {
+		return nil, errors.New("faultproxy: upstream URL without host")
+	}
 	p := &Proxy{done: make(chan struct{})}
+	// Enough idle connections to the upstream for a client with many
+	// requests in flight, instead of a new connection for most of them.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 256
 	p.upstream = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
 			pr.Out.Host = pr.In.Host
 		},
+		Transport:     tr,
 		FlushInterval: -1, // write trickled bodies as they come
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			http.Error(w, "faultproxy: upstream: "+err.Error(), http.StatusBadGateway)
@@ -103,11 +128,44 @@ func New(t testing.TB, upstream *url.URL) *Proxy {
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	p.URL, _ = url.Parse(p.srv.URL)
-	t.Cleanup(func() {
+	return p, nil
+}
+
+// Close stops the proxy: held and delayed requests return at once.
+// Safe to call more than once.
+func (p *Proxy) Close() {
+	p.closed.Do(func() {
 		close(p.done)
 		p.srv.Close()
+		p.upstream.Transport.(*http.Transport).CloseIdleConnections()
 	})
-	return p
+}
+
+// SetLatency delays every request by d from now on, before its scripted
+// fault (whose own Latency adds to it) or its passing through.
+func (p *Proxy) SetLatency(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latency = d
+}
+
+// LogHeaders sets whether logged requests keep a copy of their headers
+// (the default). Clients sending thousands of requests with large bearer
+// tokens turn it off.
+func (p *Proxy) LogHeaders(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.noHeaders = !on
+}
+
+// TakeRequests returns every request received so far, in arrival order,
+// and forgets them: the next call returns only later ones.
+func (p *Proxy) TakeRequests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.requests
+	p.requests = nil
+	return out
 }
 
 // Host is the proxy's "127.0.0.1:PORT", for image references.
@@ -146,8 +204,9 @@ func Forever(f Fault, n int) []Fault {
 	return out
 }
 
-// next takes the fault for a request and logs it.
-func (p *Proxy) next(r *http.Request) *Fault {
+// next takes the fault for a request and logs it; it also returns the
+// latency every request gets.
+func (p *Proxy) next(r *http.Request) (*Fault, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var f *Fault
@@ -162,15 +221,19 @@ func (p *Proxy) next(r *http.Request) *Fault {
 		s.faults = s.faults[1:]
 		break
 	}
-	p.requests = append(p.requests, Request{
-		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Header: r.Header.Clone(), Time: time.Now(), Fault: f,
-	})
-	return f
+	req := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: time.Now(), Fault: f}
+	if !p.noHeaders {
+		req.Header = r.Header.Clone()
+	}
+	p.requests = append(p.requests, req)
+	return f, p.latency
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
-	f := p.next(r)
+	f, latency := p.next(r)
+	if !p.wait(r, latency) {
+		return
+	}
 	if f == nil {
 		p.upstream.ServeHTTP(w, r)
 		return

@@ -326,3 +326,56 @@ func TestForever(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestStartLatencyAndTake: a proxy started outside a test's cleanup adds
+// its latency to every request (passed through or scripted), logs without
+// headers when asked, hands the log over once, and Close ends it.
+func TestStartLatencyAndTake(t *testing.T) {
+	t.Parallel()
+	up, n := newUpstream(t)
+	p, err := faultproxy.Start(up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const d = 60 * time.Millisecond
+	p.SetLatency(d)
+	p.LogHeaders(false)
+	p.Script("GET", "/scripted", faultproxy.Fault{Status: http.StatusTeapot, Latency: d})
+	for _, tt := range []struct {
+		path    string
+		status  int
+		atLeast time.Duration
+	}{{"/x", http.StatusOK, d}, {"/scripted", http.StatusTeapot, 2 * d}} {
+		start := time.Now()
+		a, err := do(t, client(5*time.Second), "GET", p.URL.String()+tt.path, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); a.Status != tt.status || took < tt.atLeast*9/10 {
+			t.Errorf("GET %s: %d in %v, want %d after at least about %v", tt.path, a.Status, took, tt.status, tt.atLeast)
+		}
+	}
+	got := p.TakeRequests()
+	if len(got) != 2 || got[0].Path != "/x" || got[1].Path != "/scripted" || got[0].Header != nil {
+		t.Errorf("TakeRequests = %+v, want /x then /scripted, without headers", got)
+	}
+	if again := p.TakeRequests(); len(again) != 0 {
+		t.Errorf("second TakeRequests = %+v, want none", again)
+	}
+	if n.Load() != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n.Load())
+	}
+	p.Close()
+	p.Close() // idempotent
+	if _, err := do(t, client(time.Second), "GET", p.URL.String()+"/x", ""); err == nil {
+		t.Error("a closed proxy still answered")
+	}
+}
+
+func TestStartRefusesNoUpstream(t *testing.T) {
+	t.Parallel()
+	if _, err := faultproxy.Start(&url.URL{}); err == nil {
+		t.Error("Start without an upstream host: no error")
+	}
+}
