@@ -10,6 +10,7 @@ package faultproxy
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -104,11 +105,21 @@ func New(t testing.TB, upstream *url.URL) *Proxy {
 	return p
 }
 
-// Start starts a Proxy in front of upstream on loopback, as New does, for
-// callers that are not tests (benchmarks); Close stops it.
+// Start starts a Proxy in front of upstream on a free loopback port, as New
+// does, for callers that are not tests (benchmarks); Close stops it.
 func Start(upstream *url.URL) (*Proxy, error) {
+	return StartOn("127.0.0.1:0", upstream)
+}
+
+// StartOn is Start on the given address ("127.0.0.1:PORT"), for callers
+// whose stored data names the proxy's host and port.
+func StartOn(addr string, upstream *url.URL) (*Proxy, error) {
 	if upstream == nil || upstream.Host == "" {
 		return nil, errors.New("faultproxy: upstream URL without host")
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("faultproxy: %w", err)
 	}
 	p := &Proxy{done: make(chan struct{})}
 	// Enough idle connections to the upstream for a client with many
@@ -126,7 +137,10 @@ func Start(upstream *url.URL) (*Proxy, error) {
 			http.Error(w, "faultproxy: upstream: "+err.Error(), http.StatusBadGateway)
 		},
 	}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	p.srv.Listener.Close()
+	p.srv.Listener = l
+	p.srv.Start()
 	p.URL, _ = url.Parse(p.srv.URL)
 	return p, nil
 }

@@ -379,3 +379,28 @@ func TestStartRefusesNoUpstream(t *testing.T) {
 		t.Error("Start without an upstream host: no error")
 	}
 }
+
+func TestStartOnGivenAddress(t *testing.T) {
+	t.Parallel()
+	up, _ := newUpstream(t)
+	p, err := faultproxy.Start(up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := p.Host()
+	if _, err := faultproxy.StartOn(addr, up); err == nil {
+		t.Errorf("StartOn(%s) while the first proxy listens there: no error", addr)
+	}
+	p.Close()
+	q, err := faultproxy.StartOn(addr, up)
+	if err != nil {
+		t.Fatalf("StartOn(%s) after Close: %v", addr, err)
+	}
+	defer q.Close()
+	if q.Host() != addr {
+		t.Errorf("Host() = %s, want %s", q.Host(), addr)
+	}
+	if a, err := do(t, client(5*time.Second), "GET", q.URL.String()+"/x", "X-Upstream"); err != nil || a.Body != upstreamBody {
+		t.Errorf("GET through the proxy on %s: %+v, %v", addr, a, err)
+	}
+}
