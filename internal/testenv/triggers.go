@@ -199,7 +199,9 @@ type EventListener struct {
 // in-cluster credentials to impersonate it) and debug logging, and waits
 // until it answers /live. The EventListener and the objects its triggers
 // use should exist before: the sink lists them once at start and then
-// follows changes by watch. Cleanup kills exactly the sink's PID.
+// follows changes by watch. The sink has no bind-address flag: it listens
+// on all interfaces, and the test uses only 127.0.0.1. Cleanup kills
+// exactly the sink's PID.
 func (tr *Triggers) StartEventListener(t testing.TB, ns, name string) *EventListener {
 	t.Helper()
 	el, err := tr.startSink(t, ns, name)
