@@ -12,7 +12,9 @@
 // real git object ids (SHA-1 of git's object encoding), so a client can
 // compare a local git blob id with what the server holds. Faults are
 // scripted per request with [Server.Script], latency is added with
-// [WithLatency], and every request is recorded for assertions
+// [WithLatency], secondary rate limits (mutations closer than a second,
+// too many requests at once or per minute) are detected and refused with
+// [WithSecondaryLimits], and every request is recorded for assertions
 // ([Server.Requests]). Every response carries x-ratelimit-* headers.
 //
 // Point go-github at it with
@@ -60,6 +62,7 @@ type Server struct {
 	dispatches []RepositoryDispatch
 	workflows  []WorkflowDispatch
 	firstToken string
+	secondary  *secondary // nil: no secondary limits enforced
 }
 
 // Option configures a Server.
@@ -107,6 +110,14 @@ func WithRateLimit(limit int, window time.Duration) Option {
 // New starts a Server and closes it when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s := Start(opts...)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a Server outside a test (a benchmark program); the caller
+// closes it with [Server.Close].
+func Start(opts ...Option) *Server {
 	s := &Server{
 		tokens: map[string][]string{},
 		repos:  map[string]*repoState{},
@@ -125,9 +136,11 @@ func New(t testing.TB, opts ...Option) *Server {
 	s.routes()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL + "/"
-	t.Cleanup(s.srv.Close)
 	return s
 }
+
+// Close shuts the server down, waiting for the requests in flight.
+func (s *Server) Close() { s.srv.Close() }
 
 // Token returns a token the server accepts: the first WithToken token, or
 // DefaultToken.
@@ -213,7 +226,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
+	refused := ""
+	if s.secondary != nil {
+		tok, _ := bearer(r.Header.Get("Authorization"))
+		var done func()
+		refused, done = s.secondary.admit(tok, r.Method, p, arrived)
+		defer done()
+	}
 	if !sleep(r, latency) {
+		return
+	}
+	if refused != "" {
+		s.writeScripted(rec, SecondaryRateLimit(s.secondary.limits.RetryAfter))
 		return
 	}
 	if resp, ok := s.nextScripted(r.Method, p); ok {
