@@ -28,7 +28,7 @@ import (
 // bounds the registry operations in flight.
 type Client struct {
 	o   *options
-	rt  http.RoundTripper // user agent → retry → allowlist → base
+	rt  http.RoundTripper // user agent → one ping → retry → allowlist → base
 	sem *semaphore.Weighted
 
 	mu       sync.Mutex
@@ -46,6 +46,7 @@ func New(opts ...Option) (*Client, error) {
 	}
 	var rt http.RoundTripper = &allowTransport{allow: o.allow, inner: o.base}
 	rt = &retryTransport{policy: o.retry, timeout: o.timeout, inner: rt}
+	rt = &onePing{inner: rt, answers: map[string]*pingAnswer{}}
 	// Outermost, so that transport.NewWithContext does not add another.
 	rt = transport.NewUserAgent(rt, o.userAgent)
 	return &Client{
@@ -139,7 +140,7 @@ func (c *Client) session(host string) (*session, error) {
 	if err != nil {
 		return nil, exitcode.AsInvalid(fmt.Errorf("registry host %q: %w", host, err))
 	}
-	s := newSession(reg, c.rt, c.o.keychain)
+	s := newSession(reg, c.rt, c.o.keychain, c.o.concurrency)
 	c.sessions[host] = s
 	return s, nil
 }
