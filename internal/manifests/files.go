@@ -110,6 +110,13 @@ func discover(root *os.Root, paths, exclude []string) ([]candidate, error) {
 		if excluded(exclude, p) {
 			return nil
 		}
+		if d.Type().IsRegular() {
+			// The walk reached it through real folders (it never follows
+			// a symbolic link to a folder): a regular file in the
+			// workspace, as inspect would find it.
+			found[p] = candidate{path: p}
+			return nil
+		}
 		c, ok, err := inspect(root, p)
 		if err != nil {
 			return err

@@ -2,12 +2,15 @@ package manifests
 
 import (
 	"bytes"
-	"github.com/imagecascade/cascade/internal/fuzzcorpus"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagecascade/cascade/internal/fuzzcorpus"
 	"github.com/imagecascade/cascade/internal/imageref"
 )
 
@@ -56,13 +59,14 @@ func TestR29_FuzzRewriteYAMLCorpus(t *testing.T) {
 func checkRewriteYAML(t *testing.T, src []byte, kustomization bool) {
 	t.Helper()
 	opts := RewriteOptions{Image: imageref.MustParse(defaultImage), Kustomization: kustomization, Limits: Limits{MaxFileBytes: 1 << 20}}
-	out, objects, _, _, err := RewriteYAML(src, opts)
+	out, objects, skipped, _, err := RewriteYAML(src, opts)
 	if err != nil {
 		if !bytes.Equal(out, src) {
 			t.Fatalf("error %v, but the output differs from the input", err)
 		}
 		return
 	}
+	checkPrefilterAgrees(t, src, opts, out, objects, skipped)
 	if bytes.Equal(out, src) {
 		if len(objects) > 0 {
 			t.Fatalf("changes reported but output equals input: %+v", objects)
@@ -79,5 +83,28 @@ func checkRewriteYAML(t *testing.T, src []byte, kustomization bool) {
 	}
 	if !bytes.Equal(again, out) || len(objects2) > 0 {
 		t.Fatalf("second rewrite changed the output again: %+v\n%s\n---\n%s", objects2, out, again)
+	}
+}
+
+// checkPrefilterAgrees: parsing only the documents that might name the
+// image (the default file set) gives the same bytes and changes as parsing
+// them all, and no skip the full parse does not report.
+func checkPrefilterAgrees(t *testing.T, src []byte, opts RewriteOptions, out []byte, objects []ObjectResult, skipped []Skip) {
+	t.Helper()
+	opts.Prefilter = true
+	pout, pobjects, pskipped, _, err := RewriteYAML(src, opts)
+	if err != nil {
+		t.Fatalf("with the prefilter: %v; without it, no error", err)
+	}
+	if !bytes.Equal(pout, out) {
+		t.Fatalf("with the prefilter the output differs:\n%s\n--- without:\n%s", pout, out)
+	}
+	if diff := cmp.Diff(objects, pobjects); diff != "" {
+		t.Fatalf("with the prefilter the changes differ (-without +with):\n%s", diff)
+	}
+	for _, s := range pskipped {
+		if !slices.Contains(skipped, s) {
+			t.Fatalf("with the prefilter, skip %+v is not one of %+v", s, skipped)
+		}
 	}
 }

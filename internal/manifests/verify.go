@@ -15,29 +15,6 @@ type expectation struct {
 	appends map[*yaml.Node][2]string
 }
 
-// verify parses updated and checks it against the original documents: the
-// same documents, node kinds, tags, styles, anchors, aliases and comments;
-// the same scalar values except exactly the expected ones.
-func verify(orig []*yaml.Node, updated []byte, lim Limits, want expectation) error {
-	docs, err := parseYAML(updated, lim)
-	if err != nil {
-		return fmt.Errorf("the rewritten file does not parse: %w", err)
-	}
-	if len(docs) != len(orig) {
-		return fmt.Errorf("the rewritten file has %d documents, want %d", len(docs), len(orig))
-	}
-	v := verifier{want: want}
-	for i := range orig {
-		if err := v.same(orig[i], docs[i]); err != nil {
-			return fmt.Errorf("document %d of the rewritten file: %w", i+1, err)
-		}
-	}
-	if v.values != len(want.values) || v.appends != len(want.appends) {
-		return fmt.Errorf("the rewritten file has %d of %d value changes and %d of %d insertions", v.values, len(want.values), v.appends, len(want.appends))
-	}
-	return nil
-}
-
 type verifier struct {
 	want            expectation
 	values, appends int

@@ -15,18 +15,20 @@ import (
 // keptMode are the mode bits a rewrite keeps.
 const keptMode = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
-// writeAtomic replaces name with data: a temporary file in the same
-// folder, written, synced and renamed over name, with name's mode bits. On
-// any failure, even a panic in write, the temporary file is removed and
-// name is untouched. The rename replaces a symbolic link rather than
-// following it, and name is checked not to be one just before.
-func writeAtomic(root *os.Root, name string, data []byte, write func(*os.File, []byte) error) (err error) {
+// writeAtomic replaces name in root (p in the workspace, for messages)
+// with data: a temporary file in the same folder, written, synced and
+// renamed over name, with name's mode bits. On any failure, even a panic in
+// write, the temporary file is removed and name is untouched. The rename
+// replaces a symbolic link rather than following it, and name is checked
+// not to be one just before. The caller syncs the folder (syncDir) once
+// after its renames.
+func writeAtomic(root *os.Root, name, p string, data []byte, write func(*os.File, []byte) error) (err error) {
 	fi, err := root.Lstat(name)
 	if err != nil {
-		return fmt.Errorf("writing %q: %w", name, err)
+		return fmt.Errorf("writing %q: %w", p, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return exitcode.AsRefused(fmt.Errorf("writing %q: no longer a regular file", name))
+		return exitcode.AsRefused(fmt.Errorf("writing %q: no longer a regular file", p))
 	}
 	var f *os.File
 	var tmp string
@@ -40,7 +42,7 @@ func writeAtomic(root *os.Root, name string, data []byte, write func(*os.File, [
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("writing %q: creating a temporary file: %w", name, err)
+		return fmt.Errorf("writing %q: creating a temporary file: %w", p, err)
 	}
 	done := false
 	defer func() {
@@ -53,27 +55,26 @@ func writeAtomic(root *os.Root, name string, data []byte, write func(*os.File, [
 		_ = root.Remove(tmp)
 	}()
 	if err := f.Chmod(fi.Mode() & keptMode); err != nil {
-		return fmt.Errorf("writing %q: keeping its mode: %w", name, err)
+		return fmt.Errorf("writing %q: keeping its mode: %w", p, err)
 	}
 	if write == nil {
 		write = plainWrite
 	}
 	if err := write(f, data); err != nil {
-		return fmt.Errorf("writing %q: %w", name, err)
+		return fmt.Errorf("writing %q: %w", p, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing %q: syncing: %w", name, err)
+		return fmt.Errorf("writing %q: syncing: %w", p, err)
 	}
 	err = f.Close()
 	f = nil
 	if err != nil {
-		return fmt.Errorf("writing %q: closing: %w", name, err)
+		return fmt.Errorf("writing %q: closing: %w", p, err)
 	}
 	if err := root.Rename(tmp, name); err != nil {
-		return fmt.Errorf("writing %q: replacing: %w", name, err)
+		return fmt.Errorf("writing %q: replacing: %w", p, err)
 	}
 	done = true
-	syncDir(root, path.Dir(name))
 	return nil
 }
 
