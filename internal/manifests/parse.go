@@ -46,7 +46,7 @@ func parseYAML(src []byte, lim Limits) ([]*yaml.Node, error) {
 		if len(docs) == lim.MaxDocuments {
 			return nil, exitcode.AsInvalid(fmt.Errorf("%w: more than %d documents", errLimit, lim.MaxDocuments))
 		}
-		c := checker{lim: lim, aliases: aliases, sizes: map[*yaml.Node]int{}}
+		c := checker{lim: lim, aliases: aliases}
 		if err := c.check(&doc, 0); err != nil {
 			return nil, exitcode.AsInvalid(fmt.Errorf("%w: document %d: %w", errLimit, len(docs)+1, err))
 		}
@@ -129,13 +129,20 @@ func isWordByte(c byte) bool {
 type checker struct {
 	lim     Limits
 	aliases int
+	nodes   int                // nodes visited by check
 	sizes   map[*yaml.Node]int // expanded size of nodes, -1 while being measured
 }
+
+// smallMapping is the most keys compared pairwise for duplicates; larger
+// mappings use a set.
+const smallMapping = 8
 
 func (c *checker) check(n *yaml.Node, depth int) error {
 	if depth > c.lim.MaxDepth+1 { // the document node adds one level
 		return fmt.Errorf("nesting deeper than %d", c.lim.MaxDepth)
 	}
+	aliases, nodes := c.aliases, c.nodes
+	c.nodes++
 	if n.Kind == yaml.AliasNode {
 		c.aliases++
 		if c.aliases > c.lim.MaxAliases {
@@ -144,17 +151,8 @@ func (c *checker) check(n *yaml.Node, depth int) error {
 		return nil
 	}
 	if n.Kind == yaml.MappingNode {
-		seen := make(map[string]int, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode {
-				continue
-			}
-			key := k.Tag + "\x00" + k.Value
-			if line, dup := seen[key]; dup {
-				return fmt.Errorf("line %d: key %q already defined at line %d", k.Line, k.Value, line)
-			}
-			seen[key] = k.Line
+		if err := duplicateKey(n); err != nil {
+			return err
 		}
 	}
 	for _, ch := range n.Content {
@@ -163,13 +161,52 @@ func (c *checker) check(n *yaml.Node, depth int) error {
 		}
 	}
 	if depth == 0 {
-		size, err := c.expanded(n, 0)
-		if err != nil {
-			return err
+		// Without an alias, the expanded size is the node count.
+		size := c.nodes - nodes
+		if c.aliases > aliases {
+			var err error
+			if size, err = c.expanded(n, 0); err != nil {
+				return err
+			}
 		}
 		if size > maxExpandedNodes {
 			return fmt.Errorf("aliases would expand to more than %d nodes", maxExpandedNodes)
 		}
+	}
+	return nil
+}
+
+// duplicateKey refuses a mapping that defines a scalar key twice (same tag
+// and value).
+func duplicateKey(n *yaml.Node) error {
+	dup := func(k, first *yaml.Node) error {
+		return fmt.Errorf("line %d: key %q already defined at line %d", k.Line, k.Value, first.Line)
+	}
+	if len(n.Content)/2 <= smallMapping {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				continue
+			}
+			for j := 0; j < i; j += 2 {
+				if p := n.Content[j]; p.Kind == yaml.ScalarNode && p.Value == k.Value && p.Tag == k.Tag {
+					return dup(k, p)
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode {
+			continue
+		}
+		key := k.Tag + "\x00" + k.Value
+		if first, ok := seen[key]; ok {
+			return dup(k, first)
+		}
+		seen[key] = k
 	}
 	return nil
 }
@@ -182,6 +219,9 @@ func (c *checker) expanded(n *yaml.Node, depth int) (int, error) {
 			return 1, nil
 		}
 		n = n.Alias
+	}
+	if c.sizes == nil {
+		c.sizes = map[*yaml.Node]int{}
 	}
 	if s, ok := c.sizes[n]; ok {
 		if s < 0 {

@@ -71,28 +71,46 @@ func mayExceed(src []byte, lim Limits) bool {
 	// Indentation-free nesting is what flowDepth bounds; each further level
 	// costs a column of indentation at least every second level (indentless
 	// sequences).
-	if 2*(maxIndent(src)+1)+flowDepth(src)+2 > lim.MaxDepth {
+	indent, run := lineShape(src)
+	// flowDepth is at most every flow opener plus the longest compact run:
+	// when even that bound fits, the exact (slower) scan is not needed.
+	if bound := bytes.Count(src, []byte("[")) + bytes.Count(src, []byte("{")) + run; 2*(indent+1)+bound+2 > lim.MaxDepth &&
+		2*(indent+1)+flowDepth(src)+2 > lim.MaxDepth {
 		return true
 	}
 	return mayAlias(src)
 }
 
-// maxIndent is the largest number of leading spaces of a line.
-func maxIndent(src []byte) int {
-	m := 0
+// lineShape returns the largest number of leading spaces of a line and the
+// longest run of compact block indicators ("- ", "? ", ": ") after a line's
+// leading blanks, as flowDepth counts them.
+func lineShape(src []byte) (indent, run int) {
 	for len(src) > 0 {
 		n := 0
 		for n < len(src) && src[n] == ' ' {
 			n++
 		}
-		m = max(m, n)
-		i := bytes.IndexByte(src[n:], '\n')
-		if i < 0 {
+		indent = max(indent, n)
+		i := n
+		for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
+			i++
+		}
+		r := 0
+		for i+1 < len(src) && (src[i] == '-' || src[i] == '?' || src[i] == ':') && (src[i+1] == ' ' || src[i+1] == '\t') {
+			r++
+			i += 2
+			for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
+				i++
+			}
+		}
+		run = max(run, r)
+		j := bytes.IndexByte(src[i:], '\n')
+		if j < 0 {
 			break
 		}
-		src = src[n+i+1:]
+		src = src[i+j+1:]
 	}
-	return m
+	return indent, run
 }
 
 // mayAlias reports whether src has a '*' where an alias could start: outside

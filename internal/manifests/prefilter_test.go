@@ -3,6 +3,7 @@ package manifests
 import (
 	"errors"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,4 +108,30 @@ var prefilterImages = []string{
 	"nginx:1.27@" + newDigest,
 	"registry.example.com/acme/unrelated:1.0@" + newDigest,
 	"registry.example.com/acme/app-a:latest@" + newDigest,
+}
+
+// TestLineShapeBoundsFlowDepth: the cheap bound mayExceed tries first —
+// every flow opener plus the longest compact run — is never below
+// flowDepth, so skipping the exact scan can never let a deep file through.
+func TestLineShapeBoundsFlowDepth(t *testing.T) {
+	t.Parallel()
+	alphabet := []byte("-?: \t\n[]{}\"'#\\ax")
+	rng := rand.New(rand.NewPCG(1, 2))
+	fixed := []string{"- - - - x\n", " \t - - [[{x}]]\n", "a: [\n  - - [b]\n]\n", "\"\\\n- - - x\"\n", "# [[[[\n- - x\n", "? - : - x\n"}
+	for i := range 20000 {
+		var src []byte
+		if i < len(fixed) {
+			src = []byte(fixed[i])
+		} else {
+			src = make([]byte, 1+rng.IntN(60))
+			for j := range src {
+				src[j] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		_, run := lineShape(src)
+		bound := strings.Count(string(src), "[") + strings.Count(string(src), "{") + run
+		if d := flowDepth(src); d > bound {
+			t.Fatalf("flowDepth(%q) = %d over the bound %d", src, d, bound)
+		}
+	}
 }
