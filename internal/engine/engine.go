@@ -177,43 +177,101 @@ func (e *Engine) Plan(ctx context.Context, updated imageref.Ref, opts PlanOption
 		return nil, exitcode.AsInvalid(fmt.Errorf("resolving %s: registry has digest %s", updated.Original, head.Digest))
 	}
 	updated.Digest = head.Digest
-	base := plan.Base{Ref: updated, Digest: head.Digest, Index: head.Index}
-
-	images, err := e.inspectAll(ctx, deps)
-	if err != nil {
-		return nil, err
-	}
-	needBase := false
-	for _, d := range deps {
-		if d.Depth == 1 && plan.NeedsDetail(base, images[d.Node.ID]) {
-			needBase = true
-			break
-		}
-	}
-	if needBase {
-		pinned := updated
-		detail, err := e.Resolver.Inspect(ctx, pinned, false)
-		if err != nil {
-			return nil, fmt.Errorf("inspecting %s: %w", updated.Original, err)
-		}
-		base.Detail = detail
-		base.Index = detail.Index
-	}
 	rebuild := map[string]string{}
 	for _, im := range e.Config.Images {
 		rebuild[im.Name] = im.Rebuild.Kind()
 	}
-	return plan.Build(plan.Input{
-		Updated: updated, Base: base, Roots: roots, Dependents: deps, Images: images,
-		Rebuild: rebuild, DispatchUnknown: opts.DispatchUnknown,
-	}), nil
+	in := plan.Input{
+		Updated: updated, Base: plan.Base{Ref: updated, Digest: head.Digest, Index: head.Index},
+		Roots: roots, Dependents: deps, Rebuild: rebuild, DispatchUnknown: opts.DispatchUnknown,
+	}
+	if err := e.resolve(ctx, &in); err != nil {
+		return nil, err
+	}
+	return plan.Build(in), nil
 }
 
-// inspectAll reads every dependent concurrently. A dependent that is not in
-// the registry is left out of the map (plan reports it unknown); any other
-// failure fails the plan, since deciding on partial data would be a guess.
-func (e *Engine) inspectAll(ctx context.Context, deps []graph.Dependent) (map[string]*registry.Image, error) {
-	images := make(map[string]*registry.Image, len(deps))
+// resolve reads the dependents from the registry, tier by tier, into in.
+// A dependent with a base in the cascade that is rebuilt (plan.Carried,
+// decided on the tiers above) is stale whatever its manifest says: only
+// its digest is resolved, with a HEAD. The others are inspected. The
+// updated image's own manifest (its platforms, its layers) is inspected
+// once, as soon as a dependent built on it turns out to need it, while
+// the rest of the tier is read.
+func (e *Engine) resolve(ctx context.Context, in *plan.Input) error {
+	in.Images = map[string]*registry.Image{}
+	in.Digests = map[string]imageref.Digest{}
+	roots := map[string]bool{}
+	for _, r := range in.Roots {
+		roots[r.ID] = true
+	}
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		baseOnce   sync.Once
+		baseDone   = make(chan struct{})
+		baseDetail *registry.Image
+		baseErr    error
+		started    bool
+	)
+	needBase := func() {
+		baseOnce.Do(func() {
+			started = true
+			go func() {
+				defer close(baseDone)
+				baseDetail, baseErr = e.Resolver.Inspect(bctx, in.Updated, false)
+			}()
+		})
+	}
+	deps := in.Dependents
+	for start := 0; start < len(deps); {
+		end := start + 1
+		for end < len(deps) && deps[end].Depth == deps[start].Depth {
+			end++
+		}
+		tier := deps[start:end]
+		carried := make([]bool, len(tier))
+		if start > 0 {
+			decided := *in
+			decided.Dependents = deps[:start]
+			carried = plan.Build(decided).Carried(tier)
+		}
+		inspected := func(d graph.Dependent, img *registry.Image) {
+			if in.Base.Detail != nil {
+				return
+			}
+			for _, p := range d.Parents {
+				if roots[p.From] && plan.NeedsDetail(in.Base, img) {
+					needBase()
+					return
+				}
+			}
+		}
+		if err := e.readTier(ctx, tier, carried, in, inspected); err != nil {
+			return err
+		}
+		if started && in.Base.Detail == nil {
+			select {
+			case <-baseDone:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if baseErr != nil {
+				return fmt.Errorf("inspecting %s: %w", in.Updated.Original, baseErr)
+			}
+			in.Base.Detail, in.Base.Index = baseDetail, baseDetail.Index
+		}
+		start = end
+	}
+	return nil
+}
+
+// readTier reads one tier concurrently: a HEAD for a carried dependent, an
+// inspection for the others (inspected is called with each, from the
+// reading goroutine). A dependent that is not in the registry is left out
+// (plan reports it unknown, or carried); any other failure fails the plan,
+// since deciding on partial data would be a guess.
+func (e *Engine) readTier(ctx context.Context, tier []graph.Dependent, carried []bool, in *plan.Input, inspected func(graph.Dependent, *registry.Image)) error {
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	limit := e.Concurrency
@@ -221,26 +279,40 @@ func (e *Engine) inspectAll(ctx context.Context, deps []graph.Dependent) (map[st
 		limit = 16
 	}
 	g.SetLimit(limit)
-	for _, d := range deps {
+	for i, d := range tier {
 		g.Go(func() error {
-			img, err := e.Resolver.Inspect(gctx, d.Node.Ref, true)
+			ref := d.Node.Ref
+			var (
+				img  *registry.Image
+				desc registry.Descriptor
+				err  error
+			)
+			if carried[i] {
+				desc, err = e.Resolver.Head(gctx, ref)
+			} else {
+				img, err = e.Resolver.Inspect(gctx, ref, true)
+			}
 			if errors.Is(err, registry.ErrNotFound) {
-				e.log().Info("dependent not found in registry", "dependent", d.Node.ID, "image", d.Node.Ref.Original)
+				e.log().Info("dependent not found in registry", "dependent", d.Node.ID, "image", ref.Original)
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("inspecting %q (%s): %w", d.Node.ID, d.Node.Ref.Original, err)
+				return fmt.Errorf("inspecting %q (%s): %w", d.Node.ID, ref.Original, err)
 			}
 			mu.Lock()
-			images[d.Node.ID] = img
+			if img != nil {
+				in.Images[d.Node.ID] = img
+			} else {
+				in.Digests[d.Node.ID] = desc.Digest
+			}
 			mu.Unlock()
+			if img != nil {
+				inspected(d, img)
+			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return images, nil
+	return g.Wait()
 }
 
 func (e *Engine) log() *slog.Logger {

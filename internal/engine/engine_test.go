@@ -183,8 +183,10 @@ func TestPlanEvidence(t *testing.T) {
 	}
 
 	// Requests: one HEAD for the updated image; one manifest GET per
-	// dependent; the base's manifest once because layer evidence needs it;
-	// config blobs only for dependents without base annotations.
+	// dependent, but a HEAD for child, whose base ann-old is rebuilt (its
+	// manifest decides nothing, the plan reports its digest); the base's
+	// manifest once because layer evidence needs it; config blobs only for
+	// dependents without base annotations.
 	n := f.count.reset()
 	if got := n["HEAD manifests base"]; got != 1 {
 		t.Errorf("HEAD base = %d, want 1", got)
@@ -193,11 +195,20 @@ func TestPlanEvidence(t *testing.T) {
 		t.Errorf("GET base manifest = %d, want 1 (layers needed)", got)
 	}
 	for _, dep := range []string{"ann-new", "ann-old", "label-old", "layers-new", "layers-old", "nothing", "missing", "child"} {
-		if got := n["GET manifests "+dep]; got != 1 {
-			t.Errorf("GET manifests %s = %d, want 1", dep, got)
+		get, head := 1, 0
+		if dep == "child" {
+			get, head = 0, 1
 		}
-		if got := n["HEAD manifests "+dep]; got != 0 {
-			t.Errorf("HEAD manifests %s = %d, want 0", dep, got)
+		if got := n["GET manifests "+dep]; got != get {
+			t.Errorf("GET manifests %s = %d, want %d", dep, got, get)
+		}
+		if got := n["HEAD manifests "+dep]; got != head {
+			t.Errorf("HEAD manifests %s = %d, want %d", dep, got, head)
+		}
+	}
+	for _, d := range p.Dependents {
+		if d.Name == "child" && d.Digest == "" {
+			t.Error("child: no digest in the plan (resolved with HEAD)")
 		}
 	}
 	for _, dep := range []string{"ann-new", "ann-old", "child"} {
@@ -357,5 +368,125 @@ images:
 	}
 	if n := f.count.reset(); len(n) != 0 {
 		t.Errorf("requests made despite a cycle: %v", n)
+	}
+}
+
+// TestPlanReadsTierByTier: a dependent whose base in the cascade is
+// rebuilt is resolved with one HEAD (an index too: no platform manifests),
+// the others inspected against the tier above; the verdicts are those of
+// inspecting everything. With --dispatch-unknown an unknown base is
+// rebuilt, so what is built on it needs only a HEAD as well.
+func TestPlanReadsTierByTier(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	v1img := on(t, oci(empty.Image))
+	v1d := f.push("base", v1img)
+	v2img := on(t, oci(empty.Image))
+	v2d := f.push("base", v2img)
+	baseName := f.ref("base:latest")
+	named := func(repo string) string { return f.ref(repo + ":latest") }
+
+	stale := annotated(on(t, v1img), baseName, v1d) // built on the old base
+	staleD := f.push("stale", stale)
+	f.push("carried", annotated(on(t, stale), named("stale"), staleD))
+	carriedIdx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: annotated(on(t, stale), named("stale"), staleD), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: annotated(on(t, stale), named("stale"), staleD), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	f.pushIndex("carried-index", carriedIdx)
+	cur := annotated(on(t, v2img), baseName, v2d)
+	curD := f.push("current", cur)
+	f.push("on-current", annotated(on(t, cur), named("current"), curD))
+	old := annotated(on(t, cur), named("current"), v1d) // an older build of current
+	oldD := f.push("behind", old)
+	f.push("on-behind", annotated(on(t, old), named("behind"), oldD))
+	unknown, _ := random.Image(64, 1)
+	unknownD := f.push("unknown", unknown)
+	f.push("on-unknown", annotated(on(t, unknown), named("unknown"), unknownD))
+
+	cfg := `version: 1
+images:
+  - {name: base, image: HOST/base:latest, rebuild: {rebase: {}}}
+  - {name: stale, image: HOST/stale:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: carried, image: HOST/carried:latest, from: [HOST/stale], rebuild: {rebase: {}}}
+  - {name: carried-index, image: HOST/carried-index:latest, from: [HOST/stale], rebuild: {rebase: {}}}
+  - {name: current, image: HOST/current:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: on-current, image: HOST/on-current:latest, from: [HOST/current], rebuild: {rebase: {}}}
+  - {name: behind, image: HOST/behind:latest, from: [HOST/current], rebuild: {rebase: {}}}
+  - {name: on-behind, image: HOST/on-behind:latest, from: [HOST/behind], rebuild: {rebase: {}}}
+  - {name: unknown, image: HOST/unknown:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: on-unknown, image: HOST/on-unknown:latest, from: [HOST/unknown], rebuild: {rebase: {}}}
+`
+	for _, dispatchUnknown := range []bool{false, true} {
+		t.Run(fmt.Sprint("dispatchUnknown=", dispatchUnknown), func(t *testing.T) {
+			e := f.engine(cfg)
+			f.count.reset()
+			p, err := e.Plan(context.Background(), imageref.MustParse(baseName), PlanOptions{DispatchUnknown: dispatchUnknown})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := f.count.reset()
+			got := map[string]string{}
+			for _, d := range p.Dependents {
+				got[d.Name] = fmt.Sprintf("%s/%s %dH %dG", d.Action, d.Evidence, n["HEAD manifests "+d.Name], n["GET manifests "+d.Name])
+				if d.Digest == "" {
+					t.Errorf("%s: no digest in the plan", d.Name)
+				}
+			}
+			onUnknown := "skip/annotation 0H 1G"
+			if dispatchUnknown {
+				onUnknown = "cascade/transitive 1H 0G"
+			}
+			want := map[string]string{
+				"stale":         "dispatch/annotation 0H 1G",
+				"carried":       "cascade/transitive 1H 0G",
+				"carried-index": "cascade/transitive 1H 0G",
+				"current":       "skip/annotation 0H 1G",
+				"on-current":    "skip/annotation 0H 1G",
+				"behind":        "dispatch/annotation 0H 1G",
+				"on-behind":     "cascade/transitive 1H 0G",
+				"unknown":       map[bool]string{false: "hold/none 0H 1G", true: "dispatch/none 0H 1G"}[dispatchUnknown],
+				"on-unknown":    onUnknown,
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("actions and requests (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPlanBaseDetailForDeeperDependents: an image built on the updated
+// image and on a dependent of it sits in the second tier, yet is compared
+// with the updated image too; when that takes the base's layers, the base
+// is inspected for it (once).
+func TestPlanBaseDetailForDeeperDependents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base := on(t, oci(empty.Image))
+	baseD := f.push("base", base)
+	baseName := f.ref("base:latest")
+	plain := on(t, base)
+	f.push("mid", annotated(plain, baseName, baseD))
+	f.push("both", on(t, plain)) // no annotation: the base's layers lead its own
+	e := f.engine(`version: 1
+images:
+  - {name: base, image: HOST/base:latest, rebuild: {rebase: {}}}
+  - {name: mid, image: HOST/mid:latest, from: [HOST/base], rebuild: {rebase: {}}}
+  - {name: both, image: HOST/both:latest, from: [HOST/base, HOST/mid], rebuild: {rebase: {}}}
+`)
+	f.count.reset()
+	p, err := e.Plan(context.Background(), imageref.MustParse(baseName), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range p.Dependents {
+		got[d.Name] = fmt.Sprintf("%d %s/%s", d.Depth, d.Status, d.Evidence)
+	}
+	want := map[string]string{"mid": "1 current/annotation", "both": "2 current/layers"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	if n := f.count.reset(); n["GET manifests base"] != 1 || n["HEAD manifests base"] != 1 {
+		t.Errorf("base requests: %d HEAD, %d GET, want 1 and 1", n["HEAD manifests base"], n["GET manifests base"])
 	}
 }

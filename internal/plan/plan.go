@@ -102,9 +102,12 @@ type Input struct {
 	Base       Base
 	Roots      []*graph.Node
 	Dependents []graph.Dependent
-	// Images are the inspected dependents by node ID; a dependent absent
-	// from Images was not found in the registry.
-	Images map[string]*registry.Image
+	// Images are the inspected dependents by node ID. Digests are the
+	// dependents whose digest alone was resolved, because a base of
+	// theirs is rebuilt first (see Plan.Carried): their manifest decides
+	// nothing. A dependent in neither was not found in the registry.
+	Images  map[string]*registry.Image
+	Digests map[string]imageref.Digest
 	// Rebuild is the rebuild kind of each configured image by name.
 	Rebuild map[string]string
 	// DispatchUnknown dispatches dependents whose state is unknown.
@@ -155,11 +158,13 @@ func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done m
 	img := in.Images[n.ID]
 	if img != nil {
 		d.Digest = string(img.Digest)
+	} else if dg, ok := in.Digests[n.ID]; ok {
+		d.Digest = string(dg)
 	}
 	// A base in the cascade that will itself be rebuilt carries the
 	// cascade on: this image will be stale once it has been.
 	for _, e := range gd.Parents {
-		if pd, ok := done[e.From]; ok && (pd.Action == ActionDispatch || pd.Action == ActionCascade) {
+		if pd, ok := done[e.From]; ok && rebuilt(pd.Action) {
 			d.Base = e.From
 			d.Status, d.Evidence, d.Action, d.Via = Stale, EvidenceTransitive, ActionCascade, e.From
 			d.Reason = fmt.Sprintf("built on %s, which is rebuilt first; its cascade step rebuilds this one", e.From)
@@ -205,6 +210,34 @@ func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done m
 		}
 	}
 	return d
+}
+
+// rebuilt reports whether a dependent with action a is rebuilt in this
+// cascade (now, or by its own base's cascade step).
+func rebuilt(a Action) bool { return a == ActionDispatch || a == ActionCascade }
+
+// Carried reports, for each of next, whether a base of it among p's
+// dependents is rebuilt: its verdict is then stale, carried by that
+// rebuild's cascade, whatever the registry says of it — so only its
+// digest, for the report, is worth asking the registry for. p must hold
+// every dependent above next's tier (Build of the tiers so far).
+func (p *Plan) Carried(next []graph.Dependent) []bool {
+	rb := make(map[string]bool, len(p.Dependents))
+	for _, d := range p.Dependents {
+		if rebuilt(d.Action) {
+			rb[d.Name] = true
+		}
+	}
+	out := make([]bool, len(next))
+	for i, gd := range next {
+		for _, e := range gd.Parents {
+			if rb[e.From] {
+				out[i] = true
+				break
+			}
+		}
+	}
+	return out
 }
 
 // baseFor returns what the dependent is compared against along edge e: the

@@ -195,3 +195,68 @@ func TestBuildTransitiveAndActions(t *testing.T) {
 		t.Error("blast radius of 3 over a limit of 2 should be refused")
 	}
 }
+
+// TestCarried: decided on the tiers above, a dependent is carried when a
+// base of it is dispatched or itself carried — with --dispatch-unknown an
+// unknown base counts — and the plan reports the digest of a carried
+// dependent from Digests, with the same verdict as when inspected.
+func TestCarried(t *testing.T) {
+	t.Parallel()
+	ref := func(n string) imageref.Ref { return imageref.MustParse("reg.io/acme/" + n + ":latest") }
+	img := func(n string, m registry.Manifest) *registry.Image {
+		return &registry.Image{Ref: ref(n), Digest: dg('9'), Manifest: m}
+	}
+	g, err := graph.New([]graph.Image{
+		{Name: "base", Ref: baseRef},
+		{Name: "stale", Ref: ref("stale"), Bases: []graph.Base{{Ref: baseRef}}},
+		{Name: "current", Ref: ref("current"), Bases: []graph.Base{{Ref: baseRef}}},
+		{Name: "unknown", Ref: ref("unknown"), Bases: []graph.Base{{Ref: baseRef}}},
+		{Name: "on-stale", Ref: ref("on-stale"), Bases: []graph.Base{{Ref: ref("stale")}}},
+		{Name: "on-current", Ref: ref("on-current"), Bases: []graph.Base{{Ref: ref("current")}}},
+		{Name: "on-unknown", Ref: ref("on-unknown"), Bases: []graph.Base{{Ref: ref("unknown")}}},
+		{Name: "on-both", Ref: ref("on-both"), Bases: []graph.Base{{Ref: ref("current")}, {Ref: ref("stale")}}},
+		{Name: "deep", Ref: ref("deep"), Bases: []graph.Base{{Ref: ref("on-stale")}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated := imageref.MustParse("reg.io/acme/base:latest@" + string(newD))
+	roots := g.Roots(updated)
+	deps := g.Dependents(roots)
+	in := Input{
+		Updated: updated, Base: Base{Ref: updated, Digest: newD}, Roots: roots,
+		Images: map[string]*registry.Image{
+			"stale":   img("stale", registry.Manifest{Annotations: ann(oldD)}),
+			"current": img("current", registry.Manifest{Annotations: ann(newD)}),
+			"unknown": img("unknown", registry.Manifest{}),
+		},
+	}
+	for _, dispatchUnknown := range []bool{false, true} {
+		in.DispatchUnknown = dispatchUnknown
+		decided := in
+		decided.Dependents = deps[:3] // the first tier
+		got := map[string]bool{}
+		for i, c := range Build(decided).Carried(deps[3:7]) {
+			got[deps[3+i].Node.ID] = c
+		}
+		want := map[string]bool{"on-stale": true, "on-current": false, "on-unknown": dispatchUnknown, "on-both": true}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("dispatchUnknown=%v: carried (-want +got):\n%s", dispatchUnknown, diff)
+		}
+	}
+	in.DispatchUnknown = false
+	in.Dependents = deps
+	in.Images["on-current"] = img("on-current", registry.Manifest{})
+	in.Images["on-unknown"] = img("on-unknown", registry.Manifest{})
+	in.Digests = map[string]imageref.Digest{"on-stale": dg('5'), "on-both": dg('6')} // "deep": not found
+	byName := map[string]Dependent{}
+	for _, d := range Build(in).Dependents {
+		byName[d.Name] = d
+	}
+	for name, want := range map[string]string{"on-stale": string(dg('5')), "on-both": string(dg('6')), "deep": ""} {
+		d := byName[name]
+		if d.Digest != want || d.Status != Stale || d.Action != ActionCascade {
+			t.Errorf("%s: digest %q, %s/%s; want %q, stale/cascade", name, d.Digest, d.Status, d.Action, want)
+		}
+	}
+}
