@@ -37,6 +37,14 @@ const (
 	maxLabelValueBytes = 63
 )
 
+// Client-side limits NewTekton gives its clientset when the rest.Config
+// leaves them zero, as a kubeconfig or the in-cluster config always does:
+// client-go's defaults.
+const (
+	TektonQPS   = rest.DefaultQPS
+	TektonBurst = rest.DefaultBurst
+)
+
 // TektonOptions configure a Tekton dispatcher.
 type TektonOptions struct {
 	// Policy retries timeouts, 429s, 5xx and connection failures. A create
@@ -56,8 +64,16 @@ type Tekton struct {
 var _ Dispatcher = (*Tekton)(nil)
 
 // NewTekton returns a Tekton dispatcher talking to the cluster of cfg (the
-// caller loads a kubeconfig or the in-cluster config).
+// caller loads a kubeconfig or the in-cluster config). A zero QPS or Burst
+// in cfg becomes TektonQPS or TektonBurst; cfg itself is not changed.
 func NewTekton(cfg *rest.Config, o TektonOptions) (*Tekton, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		cfg.QPS = TektonQPS
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = TektonBurst
+	}
 	c, err := versioned.NewForConfig(cfg)
 	if err != nil {
 		return nil, exitcode.AsInvalid(fmt.Errorf("configuring the Tekton client: %w", err))
