@@ -79,12 +79,18 @@ func New(images []Image) (*Graph, error) {
 		g.nodes[im.Name] = &Node{ID: im.Name, Ref: im.Ref}
 		g.order = append(g.order, im.Name)
 	}
+	// The configured images by repository, in config order: a base is
+	// looked up, not compared with every image (n² for large streams).
+	byRepo := map[string][]int{}
+	for i, im := range images {
+		byRepo[im.Ref.Name()] = append(byRepo[im.Ref.Name()], i)
+	}
 	var externals []string
 	for _, im := range images {
 		to := g.nodes[im.Name]
 		seen := map[string]bool{}
 		for _, b := range im.Bases {
-			from := g.configuredFor(images, b.Ref)
+			from := configuredFor(images, byRepo[b.Ref.Name()], b.Ref)
 			if len(from) == 0 {
 				id := externalID(b.Ref)
 				if _, ok := g.nodes[id]; !ok {
@@ -112,10 +118,12 @@ func New(images []Image) (*Graph, error) {
 	return g, nil
 }
 
-// configuredFor returns the configured images a base reference names.
-func (g *Graph) configuredFor(images []Image, base imageref.Ref) []string {
+// configuredFor returns the configured images a base reference names;
+// candidates index the images of the base's repository.
+func configuredFor(images []Image, candidates []int, base imageref.Ref) []string {
 	var out []string
-	for _, im := range images {
+	for _, i := range candidates {
+		im := images[i]
 		if !base.SameRepository(im.Ref) {
 			continue
 		}

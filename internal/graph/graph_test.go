@@ -2,6 +2,7 @@ package graph
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -136,5 +137,53 @@ func TestR08_Cycles(t *testing.T) {
 				t.Errorf("exit code = %d, want %d", got, exitcode.Refused)
 			}
 		})
+	}
+}
+
+// TestTwoTagsOfOneRepository: a base names the configured image of its
+// tag; a digest-only pin names every configured tag of the repository, in
+// config order.
+func TestTwoTagsOfOneRepository(t *testing.T) {
+	t.Parallel()
+	pin := "reg.example.com/acme/base@sha256:" + "b" + "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	g, err := New([]Image{
+		img("base-2", "reg.example.com/acme/base:2"),
+		img("base-1", "reg.example.com/acme/base:1"),
+		img("on-1", "reg.example.com/acme/on-1:latest", "reg.example.com/acme/base:1"),
+		img("pinned", "reg.example.com/acme/pinned:latest", pin),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, e := range g.Edges() {
+		got[e.To] = append(got[e.To], e.From)
+	}
+	want := map[string][]string{"on-1": {"base-1"}, "pinned": {"base-2", "base-1"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("edges (-want +got):\n%s", diff)
+	}
+}
+
+// BenchmarkNew10000 builds a 10,000-image stream in five tiers (B5's
+// size): bases are looked up by repository, not compared with every image.
+func BenchmarkNew10000(b *testing.B) {
+	var images []Image
+	images = append(images, img("base", "reg.example.com/b/base:latest"))
+	prev := []string{"reg.example.com/b/base:latest"}
+	for tier := 1; tier <= 5; tier++ {
+		var this []string
+		for k := range 2000 {
+			ref := fmt.Sprintf("reg.example.com/b/t%d-%d:latest", tier, k)
+			images = append(images, img(fmt.Sprintf("t%d-%d", tier, k), ref, prev[k%len(prev)]))
+			this = append(this, ref)
+		}
+		prev = this
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := New(images); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
