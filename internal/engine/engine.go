@@ -15,8 +15,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/dockerfile"
 	"github.com/imagecascade/cascade/internal/exitcode"
@@ -191,128 +189,219 @@ func (e *Engine) Plan(ctx context.Context, updated imageref.Ref, opts PlanOption
 	return plan.Build(in), nil
 }
 
-// resolve reads the dependents from the registry, tier by tier, into in.
-// A dependent with a base in the cascade that is rebuilt (plan.Carried,
-// decided on the tiers above) is stale whatever its manifest says: only
-// its digest is resolved, with a HEAD. The others are inspected. The
-// updated image's own manifest (its platforms, its layers) is inspected
-// once, as soon as a dependent built on it turns out to need it, while
-// the rest of the tier is read.
+// resolve reads the dependents from the registry into in, each as soon as
+// the bases of it in the cascade are decided (plan.Decider), up to
+// Concurrency at a time — not tier by tier, so a tier's slowest answer
+// holds up only what is built on it. A dependent that a rebuilt base
+// carries is stale whatever its manifest says: only its digest is
+// resolved, with a HEAD. The others are inspected. The updated image's own
+// manifest (its platforms, its layers) is inspected once, as soon as a
+// dependent built on it needs it; such dependents wait for it to be
+// decided.
 func (e *Engine) resolve(ctx context.Context, in *plan.Input) error {
 	in.Images = map[string]*registry.Image{}
 	in.Digests = map[string]imageref.Digest{}
-	roots := map[string]bool{}
-	for _, r := range in.Roots {
-		roots[r.ID] = true
-	}
-	bctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		baseOnce   sync.Once
-		baseDone   = make(chan struct{})
-		baseDetail *registry.Image
-		baseErr    error
-		started    bool
-	)
-	needBase := func() {
-		baseOnce.Do(func() {
-			started = true
-			go func() {
-				defer close(baseDone)
-				baseDetail, baseErr = e.Resolver.Inspect(bctx, in.Updated, false)
-			}()
-		})
-	}
 	deps := in.Dependents
-	for start := 0; start < len(deps); {
-		end := start + 1
-		for end < len(deps) && deps[end].Depth == deps[start].Depth {
-			end++
-		}
-		tier := deps[start:end]
-		carried := make([]bool, len(tier))
-		if start > 0 {
-			decided := *in
-			decided.Dependents = deps[:start]
-			carried = plan.Build(decided).Carried(tier)
-		}
-		inspected := func(d graph.Dependent, img *registry.Image) {
-			if in.Base.Detail != nil {
-				return
-			}
-			for _, p := range d.Parents {
-				if roots[p.From] && plan.NeedsDetail(in.Base, img) {
-					needBase()
-					return
-				}
-			}
-		}
-		if err := e.readTier(ctx, tier, carried, in, inspected); err != nil {
-			return err
-		}
-		if started && in.Base.Detail == nil {
-			select {
-			case <-baseDone:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if baseErr != nil {
-				return fmt.Errorf("inspecting %s: %w", in.Updated.Original, baseErr)
-			}
-			in.Base.Detail, in.Base.Index = baseDetail, baseDetail.Index
-		}
-		start = end
+	if len(deps) == 0 {
+		return nil
 	}
-	return nil
-}
-
-// readTier reads one tier concurrently: a HEAD for a carried dependent, an
-// inspection for the others (inspected is called with each, from the
-// reading goroutine). A dependent that is not in the registry is left out
-// (plan reports it unknown, or carried); any other failure fails the plan,
-// since deciding on partial data would be a guess.
-func (e *Engine) readTier(ctx context.Context, tier []graph.Dependent, carried []bool, in *plan.Input, inspected func(graph.Dependent, *registry.Image)) error {
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
+	r := &reader{e: e, in: in, dec: plan.NewDecider(in), roots: map[string]bool{}, index: map[string]int{},
+		waiting: make([]int, len(deps)), children: make([][]int, len(deps)), work: make(chan int, len(deps))}
+	for _, root := range in.Roots {
+		r.roots[root.ID] = true
+	}
+	for i, d := range deps {
+		r.index[d.Node.ID] = i
+	}
+	for i, d := range deps {
+		for _, p := range d.Parents {
+			if k, ok := r.index[p.From]; ok {
+				r.waiting[i]++
+				r.children[k] = append(r.children[k], i)
+			}
+		}
+	}
+	ctx, r.cancel = context.WithCancel(ctx)
+	defer r.cancel()
+	r.ctx = ctx
 	limit := e.Concurrency
 	if limit <= 0 {
 		limit = 16
 	}
-	g.SetLimit(limit)
-	for i, d := range tier {
-		g.Go(func() error {
-			ref := d.Node.Ref
-			var (
-				img  *registry.Image
-				desc registry.Descriptor
-				err  error
-			)
-			if carried[i] {
-				desc, err = e.Resolver.Head(gctx, ref)
-			} else {
-				img, err = e.Resolver.Inspect(gctx, ref, true)
-			}
-			if errors.Is(err, registry.ErrNotFound) {
-				e.log().Info("dependent not found in registry", "dependent", d.Node.ID, "image", ref.Original)
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("inspecting %q (%s): %w", d.Node.ID, ref.Original, err)
-			}
-			mu.Lock()
-			if img != nil {
-				in.Images[d.Node.ID] = img
-			} else {
-				in.Digests[d.Node.ID] = desc.Digest
-			}
-			mu.Unlock()
-			if img != nil {
-				inspected(d, img)
-			}
-			return nil
-		})
+	r.mu.Lock()
+	for i := range deps {
+		if r.waiting[i] == 0 {
+			r.ready(i)
+		}
 	}
-	return g.Wait()
+	r.mu.Unlock()
+	for range min(limit, len(deps)) {
+		r.wg.Go(r.worker)
+	}
+	r.wg.Wait() // the workers, and the reading of the updated image
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	if r.decided != len(deps) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("resolving dependents: %d of %d decided", r.decided, len(deps))
+	}
+	return nil
+}
+
+// reader is the state of one resolve. mu guards everything below it, and
+// in's maps and Base while reading.
+type reader struct {
+	e      *Engine
+	ctx    context.Context
+	cancel context.CancelFunc
+	work   chan int // dependents ready to be read; each is sent once
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	in       *plan.Input
+	dec      *plan.Decider
+	roots    map[string]bool
+	index    map[string]int // dependent by node ID
+	waiting  []int          // bases in the cascade not decided yet
+	children [][]int
+	carried  map[int]bool
+	decided  int
+	err      error
+	// The updated image's manifest: asked for once (baseAsked), the
+	// dependents waiting for it.
+	baseAsked bool
+	forBase   []int
+}
+
+// ready queues dependent i to be read (with mu held): its bases are
+// decided, so whether a rebuilt one carries it is known.
+func (r *reader) ready(i int) {
+	if r.dec.Carried(r.in.Dependents[i]) {
+		if r.carried == nil {
+			r.carried = map[int]bool{}
+		}
+		r.carried[i] = true
+	}
+	r.work <- i // never blocks: the channel holds every dependent
+}
+
+func (r *reader) worker() {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case i, ok := <-r.work:
+			if !ok {
+				return
+			}
+			r.read(i)
+		}
+	}
+}
+
+// read reads dependent i, then decides it (or leaves it for the updated
+// image's manifest) and queues what it frees.
+func (r *reader) read(i int) {
+	d := r.in.Dependents[i]
+	ref := d.Node.Ref
+	r.mu.Lock()
+	carried := r.carried[i]
+	r.mu.Unlock()
+	var (
+		img  *registry.Image
+		desc registry.Descriptor
+		err  error
+	)
+	if carried {
+		desc, err = r.e.Resolver.Head(r.ctx, ref)
+	} else {
+		img, err = r.e.Resolver.Inspect(r.ctx, ref, true)
+	}
+	if errors.Is(err, registry.ErrNotFound) {
+		r.e.log().Info("dependent not found in registry", "dependent", d.Node.ID, "image", ref.Original)
+		err = nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.fail(fmt.Errorf("inspecting %q (%s): %w", d.Node.ID, ref.Original, err))
+		return
+	}
+	switch {
+	case img != nil:
+		r.in.Images[d.Node.ID] = img
+	case desc.Digest != "":
+		r.in.Digests[d.Node.ID] = desc.Digest
+	}
+	if img != nil && r.in.Base.Detail == nil && r.needsBase(d, img) {
+		r.forBase = append(r.forBase, i)
+		if !r.baseAsked {
+			r.baseAsked = true
+			r.wg.Go(r.readBase) // this worker is counted: Wait has not returned
+		}
+		return
+	}
+	r.decide(i)
+}
+
+// needsBase reports whether deciding d against the updated image (one of
+// its bases) takes the updated image's manifest.
+func (r *reader) needsBase(d graph.Dependent, img *registry.Image) bool {
+	for _, p := range d.Parents {
+		if r.roots[p.From] && plan.NeedsDetail(r.in.Base, img) {
+			return true
+		}
+	}
+	return false
+}
+
+// readBase inspects the updated image, then decides the dependents that
+// waited for it.
+func (r *reader) readBase() {
+	detail, err := r.e.Resolver.Inspect(r.ctx, r.in.Updated, false)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.fail(fmt.Errorf("inspecting %s: %w", r.in.Updated.Original, err))
+		return
+	}
+	r.in.Base.Detail, r.in.Base.Index = detail, detail.Index
+	waiting := r.forBase
+	r.forBase = nil
+	for _, i := range waiting {
+		r.decide(i)
+	}
+}
+
+// decide decides dependent i (with mu held) and queues the dependents
+// whose last undecided base it was; after the last one, it ends the
+// workers.
+func (r *reader) decide(i int) {
+	r.dec.Decide(r.in.Dependents[i])
+	r.decided++
+	for _, c := range r.children[i] {
+		r.waiting[c]--
+		if r.waiting[c] == 0 {
+			r.ready(c)
+		}
+	}
+	if r.decided == len(r.in.Dependents) {
+		close(r.work)
+	}
+}
+
+// fail records the first error and stops the workers (with mu held).
+func (r *reader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.cancel()
 }
 
 func (e *Engine) log() *slog.Logger {

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -22,6 +24,7 @@ import (
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/imagetest"
+	"github.com/imagecascade/cascade/internal/plan"
 	"github.com/imagecascade/cascade/internal/registry"
 )
 
@@ -488,5 +491,176 @@ images:
 	}
 	if n := f.count.reset(); n["GET manifests base"] != 1 || n["HEAD manifests base"] != 1 {
 		t.Errorf("base requests: %d HEAD, %d GET, want 1 and 1", n["HEAD manifests base"], n["GET manifests base"])
+	}
+}
+
+// fakeResolver answers from maps, records the order of reads and the most
+// reads in flight at once, and fails the refs in fail.
+type fakeResolver struct {
+	base   registry.Descriptor
+	images map[string]*registry.Image // by repository path
+	fail   map[string]error
+	delay  time.Duration
+
+	mu       sync.Mutex
+	order    []string // "HEAD repo" / "GET repo", when each read began
+	now, max int
+	byTier   map[byte]int // reads in flight by the repository's first letter
+	overlap  bool         // a "b" read began while an "a" read was in flight
+}
+
+func (f *fakeResolver) begin(kind string, ref imageref.Ref) {
+	tier := ref.Repository[0]
+	f.mu.Lock()
+	if f.byTier == nil {
+		f.byTier = map[byte]int{}
+	}
+	f.order = append(f.order, kind+" "+ref.Repository)
+	f.now++
+	f.max = max(f.max, f.now)
+	f.overlap = f.overlap || (tier == 'b' && f.byTier['a'] > 0)
+	f.byTier[tier]++
+	f.mu.Unlock()
+	if ref.Repository == "a0" {
+		time.Sleep(200 * time.Millisecond) // one slow answer in the first tier
+	}
+	time.Sleep(f.delay)
+	f.mu.Lock()
+	f.now--
+	f.byTier[tier]--
+	f.mu.Unlock()
+}
+
+func (f *fakeResolver) Head(_ context.Context, ref imageref.Ref) (registry.Descriptor, error) {
+	if ref.Repository == "base" {
+		return f.base, nil
+	}
+	f.begin("HEAD", ref)
+	if err := f.fail[ref.Repository]; err != nil {
+		return registry.Descriptor{}, err
+	}
+	im, ok := f.images[ref.Repository]
+	if !ok {
+		return registry.Descriptor{}, fmt.Errorf("%s: %w", ref, registry.ErrNotFound)
+	}
+	return registry.Descriptor{Digest: im.Digest}, nil
+}
+
+func (f *fakeResolver) Inspect(_ context.Context, ref imageref.Ref, _ bool) (*registry.Image, error) {
+	f.begin("GET", ref)
+	if err := f.fail[ref.Repository]; err != nil {
+		return nil, err
+	}
+	im, ok := f.images[ref.Repository]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", ref, registry.ErrNotFound)
+	}
+	return im, nil
+}
+
+// fakeStream is base → a0..a(n-1), each ai → bi → ci; ai is stale when i
+// is even, and every image records its parent's digest.
+func fakeStream(t *testing.T, n int) (*fakeResolver, string) {
+	t.Helper()
+	digest := func(s string) imageref.Digest {
+		return imageref.Digest(fmt.Sprintf("sha256:%064x", len(s)*7919+int(s[0])*104729+int(s[len(s)-1])))
+	}
+	f := &fakeResolver{base: registry.Descriptor{Digest: digest("base-new")}, images: map[string]*registry.Image{}, delay: time.Millisecond}
+	cfg := "version: 1\nimages:\n  - {name: base, image: reg.example/base:latest, rebuild: {rebase: {}}}\n"
+	add := func(name, parent string, builtOn imageref.Digest) {
+		f.images[name] = &registry.Image{Ref: imageref.MustParse("reg.example/" + name + ":latest"), Digest: imageref.Digest(fmt.Sprintf("sha256:%064x", len(f.images)+1)),
+			Manifest: registry.Manifest{Annotations: map[string]string{registry.BaseNameKey: "reg.example/" + parent + ":latest", registry.BaseDigestKey: string(builtOn)}}}
+		cfg += fmt.Sprintf("  - {name: %s, image: reg.example/%s:latest, from: [reg.example/%s:latest], rebuild: {rebase: {}}}\n", name, name, parent)
+	}
+	old := imageref.Digest("sha256:" + strings.Repeat("0", 64))
+	for i := range n {
+		a, b, c := fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i), fmt.Sprintf("c%d", i)
+		on := f.base.Digest
+		if i%2 == 0 {
+			on = old
+		}
+		add(a, "base", on)
+		add(b, a, f.images[a].Digest)
+		add(c, b, f.images[b].Digest)
+	}
+	return f, cfg
+}
+
+// TestPlanReadsEachAfterItsBases: every dependent is read after its base
+// in the cascade was read (and decided), without waiting for the whole
+// tier; reads stay within Concurrency; what a stale base carries is a
+// HEAD; and the plan is the one of reading everything.
+func TestPlanReadsEachAfterItsBases(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	f, cfgYAML := fakeStream(t, n)
+	cfg, err := config.Parse([]byte(cfgYAML), "cascade.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: cfg, Workspace: t.TempDir(), Resolver: f, Concurrency: 4}
+	p, err := e.Plan(context.Background(), imageref.MustParse("reg.example/base:latest"), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Summary != (plan.Summary{Dependents: 3 * n, Stale: 3 * n / 2, Current: 3 * n / 2, Dispatches: n / 2}) {
+		t.Errorf("summary %+v", p.Summary)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.max > 4 {
+		t.Errorf("%d reads in flight at once, want at most 4", f.max)
+	}
+	pos := map[string]int{}
+	for i, o := range f.order {
+		_, repo, _ := strings.Cut(o, " ")
+		pos[repo] = i
+	}
+	heads := 0
+	for i := range n {
+		a, b, c := fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i), fmt.Sprintf("c%d", i)
+		if !(pos[a] < pos[b] && pos[b] < pos[c]) {
+			t.Errorf("%s, %s, %s read at %d, %d, %d: a dependent before its base", a, b, c, pos[a], pos[b], pos[c])
+		}
+		want := "GET"
+		if i%2 == 0 {
+			want = "HEAD"
+		}
+		for _, r := range []string{b, c} {
+			if got := f.order[pos[r]]; got != want+" "+r {
+				t.Errorf("read %q, want %s %s", got, want, r)
+			}
+			if want == "HEAD" {
+				heads++
+			}
+		}
+	}
+	if !f.overlap {
+		t.Error("no second-tier read began while first-tier reads were in flight: reads wait for whole tiers")
+	}
+	if heads != n {
+		t.Errorf("%d HEADs, want %d", heads, n)
+	}
+}
+
+// TestPlanReadFailureStopsAll: a failing read fails the plan, names the
+// dependent, and stops the reads still to come.
+func TestPlanReadFailureStopsAll(t *testing.T) {
+	t.Parallel()
+	f, cfgYAML := fakeStream(t, 30)
+	f.fail = map[string]error{"a3": fmt.Errorf("registry says no: %w", registry.ErrUnauthorized)}
+	cfg, err := config.Parse([]byte(cfgYAML), "cascade.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Config: cfg, Workspace: t.TempDir(), Resolver: f, Concurrency: 2}
+	_, err = e.Plan(context.Background(), imageref.MustParse("reg.example/base:latest"), PlanOptions{})
+	if !errors.Is(err, registry.ErrUnauthorized) || !strings.Contains(err.Error(), `"a3"`) {
+		t.Fatalf("error %v, want ErrUnauthorized naming a3", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.order) >= 90 {
+		t.Errorf("%d reads after the failure of a3: the plan went on", len(f.order))
 	}
 }

@@ -104,8 +104,9 @@ type Input struct {
 	Dependents []graph.Dependent
 	// Images are the inspected dependents by node ID. Digests are the
 	// dependents whose digest alone was resolved, because a base of
-	// theirs is rebuilt first (see Plan.Carried): their manifest decides
-	// nothing. A dependent in neither was not found in the registry.
+	// theirs is rebuilt first (see Decider.Carried): their manifest
+	// decides nothing. A dependent in neither was not found in the
+	// registry.
 	Images  map[string]*registry.Image
 	Digests map[string]imageref.Digest
 	// Rebuild is the rebuild kind of each configured image by name.
@@ -124,16 +125,12 @@ func Build(in Input) *Plan {
 		Roots:         []string{},
 		Dependents:    []Dependent{},
 	}
-	roots := map[string]bool{}
 	for _, r := range in.Roots {
-		roots[r.ID] = true
 		p.Roots = append(p.Roots, r.ID)
 	}
-	byName := map[string]*Dependent{}
+	dec := NewDecider(&in)
 	for _, gd := range in.Dependents {
-		d := decideDependent(in, gd, roots, byName)
-		p.Dependents = append(p.Dependents, d)
-		byName[d.Name] = &p.Dependents[len(p.Dependents)-1]
+		p.Dependents = append(p.Dependents, dec.Decide(gd))
 	}
 	for _, d := range p.Dependents {
 		p.Summary.Dependents++
@@ -152,7 +149,49 @@ func Build(in Input) *Plan {
 	return p
 }
 
-func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done map[string]*Dependent) Dependent {
+// Decider decides dependents one at a time, each after the bases of it in
+// the cascade, as Build does for all of them in tier order. The engine uses
+// it while it reads the registry, to learn which dependents a rebuilt base
+// carries (Carried) before reading them.
+type Decider struct {
+	in    *Input
+	roots map[string]bool
+	done  map[string]Action // actions of the dependents decided so far
+}
+
+// NewDecider returns a Decider over in. It reads in's Images, Digests and
+// Base as they are when Decide is called; the caller keeps them from
+// changing during a call.
+func NewDecider(in *Input) *Decider {
+	d := &Decider{in: in, roots: map[string]bool{}, done: map[string]Action{}}
+	for _, r := range in.Roots {
+		d.roots[r.ID] = true
+	}
+	return d
+}
+
+// Carried reports whether a base of gd among the dependents decided so far
+// is rebuilt: gd is then stale, carried by that rebuild's cascade,
+// whatever the registry says of it — only its digest, for the report, is
+// worth asking the registry for.
+func (d *Decider) Carried(gd graph.Dependent) bool {
+	for _, e := range gd.Parents {
+		if rebuilt(d.done[e.From]) {
+			return true
+		}
+	}
+	return false
+}
+
+// Decide decides gd, whose bases in the cascade must be decided already,
+// and records its action.
+func (d *Decider) Decide(gd graph.Dependent) Dependent {
+	dep := decideDependent(*d.in, gd, d.roots, d.done)
+	d.done[dep.Name] = dep.Action
+	return dep
+}
+
+func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done map[string]Action) Dependent {
 	n := gd.Node
 	d := Dependent{Name: n.ID, Image: n.Ref.Original, Depth: gd.Depth, Rebuild: in.Rebuild[n.ID]}
 	img := in.Images[n.ID]
@@ -164,7 +203,7 @@ func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done m
 	// A base in the cascade that will itself be rebuilt carries the
 	// cascade on: this image will be stale once it has been.
 	for _, e := range gd.Parents {
-		if pd, ok := done[e.From]; ok && rebuilt(pd.Action) {
+		if rebuilt(done[e.From]) {
 			d.Base = e.From
 			d.Status, d.Evidence, d.Action, d.Via = Stale, EvidenceTransitive, ActionCascade, e.From
 			d.Reason = fmt.Sprintf("built on %s, which is rebuilt first; its cascade step rebuilds this one", e.From)
@@ -215,30 +254,6 @@ func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done m
 // rebuilt reports whether a dependent with action a is rebuilt in this
 // cascade (now, or by its own base's cascade step).
 func rebuilt(a Action) bool { return a == ActionDispatch || a == ActionCascade }
-
-// Carried reports, for each of next, whether a base of it among p's
-// dependents is rebuilt: its verdict is then stale, carried by that
-// rebuild's cascade, whatever the registry says of it — so only its
-// digest, for the report, is worth asking the registry for. p must hold
-// every dependent above next's tier (Build of the tiers so far).
-func (p *Plan) Carried(next []graph.Dependent) []bool {
-	rb := make(map[string]bool, len(p.Dependents))
-	for _, d := range p.Dependents {
-		if rebuilt(d.Action) {
-			rb[d.Name] = true
-		}
-	}
-	out := make([]bool, len(next))
-	for i, gd := range next {
-		for _, e := range gd.Parents {
-			if rb[e.From] {
-				out[i] = true
-				break
-			}
-		}
-	}
-	return out
-}
 
 // baseFor returns what the dependent is compared against along edge e: the
 // updated image for a root, else the inspected image of the base dependent.

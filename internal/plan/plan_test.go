@@ -196,7 +196,7 @@ func TestBuildTransitiveAndActions(t *testing.T) {
 	}
 }
 
-// TestCarried: decided on the tiers above, a dependent is carried when a
+// TestCarried: decided on its bases, a dependent is carried when a
 // base of it is dispatched or itself carried — with --dispatch-unknown an
 // unknown base counts — and the plan reports the digest of a carried
 // dependent from Digests, with the same verdict as when inspected.
@@ -233,11 +233,13 @@ func TestCarried(t *testing.T) {
 	}
 	for _, dispatchUnknown := range []bool{false, true} {
 		in.DispatchUnknown = dispatchUnknown
-		decided := in
-		decided.Dependents = deps[:3] // the first tier
+		dec := NewDecider(&in)
+		for _, gd := range deps[:3] { // the first tier
+			dec.Decide(gd)
+		}
 		got := map[string]bool{}
-		for i, c := range Build(decided).Carried(deps[3:7]) {
-			got[deps[3+i].Node.ID] = c
+		for _, gd := range deps[3:7] {
+			got[gd.Node.ID] = dec.Carried(gd)
 		}
 		want := map[string]bool{"on-stale": true, "on-current": false, "on-unknown": dispatchUnknown, "on-both": true}
 		if diff := cmp.Diff(want, got); diff != "" {
