@@ -244,10 +244,11 @@ func runOnce(ctx context.Context, o Options, t Tool, dir string) (RunStats, erro
 			Args: append([]string{t.Binary}, e.CascadeArgs()...), Time: o.Time, Stdout: &stdout,
 			Env: []string{"GITHUB_TOKEN=" + e.GitHub.Token(), "CASCADE_GITHUB_TOKEN="},
 		})
-		// A partial failure (exit 3: a dispatch refused) is a result to
-		// report, not a broken harness.
+		// Failed dispatches (exit 3 partial, 4 transient: refused by the
+		// emulator, retries spent) are a result to report; any other
+		// status is a broken run.
 		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() > 0 && ctx.Err() == nil {
+		if errors.As(err, &ee) && (ee.ExitCode() == 3 || ee.ExitCode() == 4) && ctx.Err() == nil {
 			st.Wall, st.Exit, err = time.Since(start), ee.ExitCode(), nil
 			if o.Log != nil {
 				fmt.Fprintf(o.Log, "%s exited %d\n", t.Name, st.Exit)
