@@ -333,7 +333,7 @@ func TestParseRefusesOversize(t *testing.T) {
 	t.Parallel()
 	data := []byte(header + "#" + strings.Repeat("x", MaxFileSize) + "\n")
 	_, err := Parse(data, "big.yaml")
-	if err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("larger than %d bytes", MaxFileSize)) {
 		t.Fatalf("Parse = %v, want a size refusal", err)
 	}
 	if got := exitcode.Of(err); got != exitcode.Invalid {
@@ -360,7 +360,7 @@ func TestLoad(t *testing.T) {
 	}
 
 	for _, tt := range []struct{ path, want string }{
-		{big, "larger than 1048576 bytes"},
+		{big, fmt.Sprintf("larger than %d bytes", MaxFileSize)},
 		{bad, "bad.yaml:\nbogus: unknown field (line 6)"},
 		{filepath.Join(dir, "missing.yaml"), "no such file"},
 		{dir, "not a regular file"},
@@ -476,5 +476,30 @@ images:
 	fes := FieldErrors(err)
 	if len(fes) != 1 || fes[0].Path != "images[2]" || fes[0].Line != 7 || !strings.Contains(fes[0].Msg, "field bogus not found") {
 		t.Errorf("Parse = %v, want one error at images[2], line 7, about bogus", err)
+	}
+}
+
+// TestParseLargeStream: a stream of thousands of images (B5 of
+// PERFORMANCE.md plans 10,000), one block per image as in the example, is
+// over 1 MiB and loads.
+func TestParseLargeStream(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("version: 1\nimages:\n")
+	const n = 6500
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: app-%05d\n    image: registry.example.com/acme/app-%05d:latest\n", i, i)
+		fmt.Fprintf(&b, "    from: [registry.example.com/acme/app-%05d:latest]\n", i/2)
+		fmt.Fprintf(&b, "    rebuild: {github: {repository: acme/app-%05d}}\n", i)
+	}
+	if b.Len() <= 1<<20 {
+		t.Fatalf("%d bytes: not over 1 MiB", b.Len())
+	}
+	c, err := Parse([]byte(b.String()), "stream.yaml")
+	if err != nil {
+		t.Fatalf("Parse(%d bytes): %.300v", b.Len(), err)
+	}
+	if len(c.Images) != n {
+		t.Errorf("%d images, want %d", len(c.Images), n)
 	}
 }
