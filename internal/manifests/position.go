@@ -23,8 +23,32 @@ func newLineIndex(src []byte) *lineIndex {
 	if bytes.HasPrefix(src, utf8BOM) {
 		start = len(utf8BOM)
 	}
-	starts := []int{start}
-	for i := start; i < len(src); {
+	starts := make([]int, 1, bytes.Count(src, []byte{'\n'})+2)
+	starts[0] = start
+	if bytes.IndexByte(src, '\r') < 0 && bytes.IndexByte(src, 0xC2) < 0 && bytes.IndexByte(src, 0xE2) < 0 {
+		// Only LF can break lines (no CR, no lead byte of NEL, LS or PS).
+		return &lineIndex{src: src, starts: lfStarts(src, starts)}
+	}
+	return &lineIndex{src: src, starts: breakStarts(src, starts)}
+}
+
+// lfStarts appends to starts the offset after each LF of src past
+// starts[0].
+func lfStarts(src []byte, starts []int) []int {
+	for i := starts[0]; ; {
+		j := bytes.IndexByte(src[i:], '\n')
+		if j < 0 {
+			return starts
+		}
+		i += j + 1
+		starts = append(starts, i)
+	}
+}
+
+// breakStarts appends to starts the offset after each line break of src
+// past starts[0], every break the parser counts.
+func breakStarts(src []byte, starts []int) []int {
+	for i := starts[0]; i < len(src); {
 		n := lineBreakLen(src, i)
 		if n > 0 {
 			i += n
@@ -33,7 +57,7 @@ func newLineIndex(src []byte) *lineIndex {
 		}
 		i++
 	}
-	return &lineIndex{src: src, starts: starts}
+	return starts
 }
 
 // lineBreakLen returns the length of the line break at src[i], 0 if none.

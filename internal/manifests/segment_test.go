@@ -136,3 +136,19 @@ func TestVerifySegmentsRefusesAChangedUnparsedDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestLineStartsFastPath: where only LF can break lines, the IndexByte scan
+// finds the same line starts as the scan for every break.
+func TestLineStartsFastPath(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{"", "a", "\n", "a\nb\n", "\n\n\nx", "\xef\xbb\xbfa: 1\nb: 2", "é\nü\n"} {
+		start := 0
+		if strings.HasPrefix(src, "\xef\xbb\xbf") {
+			start = 3
+		}
+		fast, slow := lfStarts([]byte(src), []int{start}), breakStarts([]byte(src), []int{start})
+		if diff := cmp.Diff(slow, fast); diff != "" {
+			t.Errorf("%q (-every break +LF only):\n%s", src, diff)
+		}
+	}
+}
