@@ -13,6 +13,7 @@ import (
 	"github.com/imagecascade/cascade/internal/dispatch"
 	"github.com/imagecascade/cascade/internal/githubtest"
 	"github.com/imagecascade/cascade/internal/retry"
+	"github.com/imagecascade/cascade/internal/tektontest"
 )
 
 // TestR10_TektonSameCascadeTwiceAtOnce: the same cascade dispatched by
@@ -30,7 +31,7 @@ func TestR10_TektonSameCascadeTwiceAtOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k := dispatch.NewTektonForClient(c, dispatch.TektonOptions{Policy: fakePolicy(retry.NewFakeClock(t0))})
+			k := dispatch.NewTektonFor(tektontest.PipelineRuns(c), dispatch.TektonOptions{Policy: fakePolicy(retry.NewFakeClock(t0))})
 			<-start
 			outs[i] = k.Dispatch(context.Background(), tektonTarget())
 		}()

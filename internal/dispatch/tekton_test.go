@@ -20,6 +20,7 @@ import (
 	"github.com/imagecascade/cascade/internal/dispatch"
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/retry"
+	"github.com/imagecascade/cascade/internal/tektontest"
 )
 
 var pipelineRuns = schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "pipelineruns"}
@@ -45,7 +46,7 @@ func listRuns(t *testing.T, c *fake.Clientset) []pipelinev1.PipelineRun {
 func TestTektonCreatesPipelineRun(t *testing.T) {
 	t.Parallel()
 	c := fake.NewSimpleClientset()
-	k := dispatch.NewTektonForClient(c, dispatch.TektonOptions{Policy: fakePolicy(retry.NewFakeClock(t0))})
+	k := dispatch.NewTektonFor(tektontest.PipelineRuns(c), dispatch.TektonOptions{Policy: fakePolicy(retry.NewFakeClock(t0))})
 	o := k.Dispatch(context.Background(), tektonTarget())
 	if o.Status != dispatch.StatusDispatched || o.Detail != "ci/app-a-1a2b1a2b1a2b" {
 		t.Fatalf("outcome %+v", o)
@@ -89,7 +90,11 @@ func TestTektonResolverRef(t *testing.T) {
 	t.Parallel()
 	tg := target("app-a", config.Rebuild{Tekton: &config.Tekton{Namespace: "ci",
 		PipelineRef: &config.TektonResolverRef{Resolver: "git", Params: map[string]string{"url": "https://example.com/r.git", "revision": "main"}}}})
-	pr, err := dispatch.BuildPipelineRun(tg)
+	built, err := dispatch.BuildPipelineRun(tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := tektontest.ToTekton(built)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +122,7 @@ func TestR14_TektonCreateTimedOutAfterPersisting(t *testing.T) {
 		return true, nil, apierrors.NewServerTimeout(pipelineRuns.GroupResource(), "create", 1)
 	})
 	clock := retry.NewFakeClock(t0)
-	k := dispatch.NewTektonForClient(c, dispatch.TektonOptions{Policy: fakePolicy(clock)})
+	k := dispatch.NewTektonFor(tektontest.PipelineRuns(c), dispatch.TektonOptions{Policy: fakePolicy(clock)})
 	o := k.Dispatch(context.Background(), tektonTarget())
 	if o.Status != dispatch.StatusAlreadyDispatched || o.Err != nil || o.Attempts != 2 {
 		t.Fatalf("outcome %+v, want already-dispatched after 2 attempts", o)
@@ -133,7 +138,7 @@ func TestR14_TektonCreateTimedOutAfterPersisting(t *testing.T) {
 func TestTektonTwiceIsOneRun(t *testing.T) {
 	t.Parallel()
 	c := fake.NewSimpleClientset()
-	k := dispatch.NewTektonForClient(c, dispatch.TektonOptions{Policy: fakePolicy(retry.NewFakeClock(t0))})
+	k := dispatch.NewTektonFor(tektontest.PipelineRuns(c), dispatch.TektonOptions{Policy: fakePolicy(retry.NewFakeClock(t0))})
 	out, err := dispatch.Run(context.Background(), []dispatch.Target{tektonTarget(), tektonTarget(), tektonTarget()},
 		map[string]dispatch.Dispatcher{"tekton": k}, dispatch.RunOptions{Concurrency: 3})
 	if err != nil {
@@ -165,7 +170,7 @@ func TestTektonForbiddenExplained(t *testing.T) {
 	c.PrependReactor("create", "pipelineruns", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(pipelineRuns.GroupResource(), "", nil)
 	})
-	k := dispatch.NewTektonForClient(c, dispatch.TektonOptions{Policy: fakePolicy(retry.NewFakeClock(t0))})
+	k := dispatch.NewTektonFor(tektontest.PipelineRuns(c), dispatch.TektonOptions{Policy: fakePolicy(retry.NewFakeClock(t0))})
 	o := k.Dispatch(context.Background(), tektonTarget())
 	if o.Status != dispatch.StatusFailed || o.Attempts != 1 {
 		t.Fatalf("outcome %+v, want failed after one attempt", o)
