@@ -81,6 +81,25 @@ func NewBuildah(t testing.TB) *Buildah {
 	return b
 }
 
+// OpenBuildah is NewBuildah outside a test (a benchmark): buildah from
+// PATH, fresh private storage in dir. The caller calls Cleanup.
+func OpenBuildah(dir string) (*Buildah, error) {
+	bin, err := exec.LookPath("buildah")
+	if err != nil {
+		return nil, fmt.Errorf("buildah not found on PATH (%w): %s", err, installHint("buildah"))
+	}
+	return newBuildah(bin, dir)
+}
+
+// PushOCI writes the local image tag to dir as an OCI image layout, with
+// its layers compressed as a push to a registry compresses them.
+func (b *Buildah) PushOCI(ctx context.Context, tag, dir string) error {
+	if _, err := b.run(ctx, "push", "--signature-policy", b.policy, "--retry", "0", tag, "oci:"+dir); err != nil {
+		return fmt.Errorf("pushing %s to %s: %w", tag, dir, err)
+	}
+	return nil
+}
+
 func newBuildah(bin, dir string) (*Buildah, error) {
 	b := &Buildah{
 		bin:     bin,
