@@ -23,7 +23,7 @@ const DefaultFile = "cascade.yaml"
 // MaxFileSize is the largest config file cascade reads (4 MiB); anything
 // larger is refused before parsing. A stream of 10,000 images (B5 of
 // PERFORMANCE.md) written as the example is, one block per image, is
-// ~1.6 MB; 4 MiB leaves room for ~25,000 and still bounds the parse.
+// ~1.7 MB; 4 MiB leaves room for ~25,000 and still bounds the parse.
 const MaxFileSize = 4 << 20
 
 // ErrNotFound is wrapped by Find when no explicit path was given and the
