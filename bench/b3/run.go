@@ -167,10 +167,8 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	}
 	for round := range o.Runs {
 		for k := range o.Tools {
+			// Round 1 runs cascade first: its objects are the peer's.
 			i := (round + k) % len(o.Tools)
-			if round == 0 {
-				i = k // cascade first: its objects are the peer's
-			}
 			t := o.Tools[i]
 			st, err := h.runOnce(ctx, t, fmt.Sprintf("b3-%d-%s", round+1, t.Name))
 			if err != nil {
