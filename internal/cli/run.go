@@ -296,6 +296,7 @@ func (c *cascader) cascade(ctx context.Context, updated imageref.Ref, out *repor
 // on, and each dispatch's outcome.
 func (c *cascader) recordTier(ctx context.Context, t tier, targets []dispatch.Target, outcomes []dispatch.Outcome) error {
 	now := time.Now()
+	deps := dependentsByName(t.plan)
 	var errs error
 	for _, b := range basesOf(targets) {
 		g := history.Generation{}
@@ -305,7 +306,7 @@ func (c *cascader) recordTier(ctx context.Context, t tier, targets []dispatch.Ta
 			}
 			g.CascadeID, g.Origin, g.Chain = tg.Cascade.Origin, tg.Cascade.Origin, tg.Cascade.Chain
 			g.Dispatches = append(g.Dispatches, history.FromOutcome(outcomes[i], now))
-			if d, ok := dependentByName(t.plan, tg.Name); ok && g.Previous == "" && d.BuiltOn != "" && d.BuiltOn != string(b.Digest) {
+			if d, ok := deps[tg.Name]; ok && g.Previous == "" && d.BuiltOn != "" && d.BuiltOn != string(b.Digest) {
 				g.Previous = d.BuiltOn
 			}
 		}
@@ -340,11 +341,16 @@ type tier struct {
 // targetsOf turns a plan's dispatch actions into dispatch targets.
 func targetsOf(cfg *config.Config, t tier, origin string) []dispatch.Target {
 	var out []dispatch.Target
+	deps := dependentsByName(t.plan)
+	images := make(map[string]*config.Image, len(cfg.Images))
+	for i := range cfg.Images {
+		images[cfg.Images[i].Name] = &cfg.Images[i]
+	}
 	for _, d := range t.plan.Dependents {
 		if d.Action != plan.ActionDispatch {
 			continue
 		}
-		im, ok := cfg.ImageByName(d.Name)
+		im, ok := images[d.Name]
 		if !ok {
 			continue
 		}
@@ -353,14 +359,14 @@ func targetsOf(cfg *config.Config, t tier, origin string) []dispatch.Target {
 			continue // validated with the config
 		}
 		baseName := ""
-		if _, ok := cfg.ImageByName(d.Base); ok {
+		if _, ok := images[d.Base]; ok {
 			baseName = d.Base
 		}
 		// A deeper dependent whose own base is current in the registry is
 		// stale against that base, at the digest it has now.
 		base := t.base
-		if parent, ok := dependentByName(t.plan, d.Base); ok && parent.Digest != "" {
-			if pim, ok := cfg.ImageByName(parent.Name); ok {
+		if parent, ok := deps[d.Base]; ok && parent.Digest != "" {
+			if pim, ok := images[parent.Name]; ok {
 				if pref, err := imageref.Parse(pim.Image); err == nil {
 					pref.Digest = imageref.Digest(parent.Digest)
 					base = pref
@@ -383,13 +389,16 @@ func targetsOf(cfg *config.Config, t tier, origin string) []dispatch.Target {
 	return out
 }
 
-func dependentByName(p *plan.Plan, name string) (plan.Dependent, bool) {
+// dependentsByName indexes a plan's dependents by name (lookups in loops
+// over them stay linear for thousands of dependents).
+func dependentsByName(p *plan.Plan) map[string]plan.Dependent {
+	m := make(map[string]plan.Dependent, len(p.Dependents))
 	for _, d := range p.Dependents {
-		if d.Name == name {
-			return d, true
+		if _, dup := m[d.Name]; !dup {
+			m[d.Name] = d
 		}
 	}
-	return plan.Dependent{}, false
+	return m
 }
 
 // dispatchers builds each kind's dispatcher once, only when a target needs it.
