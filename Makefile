@@ -1,7 +1,9 @@
 # The test command of the README, and of CI (.ci/run).
 #   make test   installs the real components the integration tests use
-#               (Debian/Ubuntu, as root or with sudo), then runs every test
-#               and a few seconds of each fuzz target.
+#               (Debian/Ubuntu, as root or with sudo), then runs every test,
+#               a few seconds of each fuzz target, and every benchmark of
+#               bench/ small and once (bench/run --smoke, about a minute
+#               once the peers are built), so none of them rots.
 #   make demo   the seed scenario on the embedded registry.
 GO ?= go
 
@@ -11,6 +13,7 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 30m ./...
 	FUZZTIME=5s ./.ci/fuzz-smoke
+	./bench/run --smoke
 
 deps:
 	./.ci/install-deps

@@ -6,6 +6,7 @@
 #   log MSG   progress to stderr
 #   go_tool NAME MODULE VERSION   prints the path of a peer built from the
 #             Go module proxy (go install MODULE@VERSION), once per version
+#             (a failed build returns 1, which a caller's x=$(...) sees)
 #   build_cascade  builds ./cmd/cascade into $bin/cascade (prints the path)
 #   gnu_time  sets time_args=(--time /usr/bin/time) when GNU time is there
 #             (installed with apt when missing and running as root)
@@ -24,15 +25,15 @@ go_tool() {
 	local name=$1 module=$2 version=$3 dir="$cache/$1-$3"
 	if [[ ! -x "$dir/$name" ]]; then
 		log "installing $name $version into $dir"
-		(cd "$bin" && GOFLAGS= GOBIN="$dir.tmp.$$" go install "$module@$version") >&2
-		rm -rf "$dir" && mv "$dir.tmp.$$" "$dir"
+		(cd "$bin" && GOFLAGS= GOBIN="$dir.tmp.$$" go install "$module@$version") >&2 || return 1
+		rm -rf "$dir" && mv "$dir.tmp.$$" "$dir" || return 1
 	fi
 	printf '%s\n' "$dir/$name"
 }
 
 build_cascade() {
 	if [[ ! -x "$bin/cascade" ]]; then
-		(cd "$root" && go build -trimpath -o "$bin/cascade" ./cmd/cascade) >&2
+		(cd "$root" && go build -trimpath -o "$bin/cascade" ./cmd/cascade) >&2 || return 1
 	fi
 	printf '%s\n' "$bin/cascade"
 }
