@@ -64,36 +64,37 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	for i, t := range o.Tools {
 		results[i].Tool = t.Name
 	}
-	for round := range o.Runs {
-		for k := range o.Tools {
-			i := (round + k) % len(o.Tools)
-			t := o.Tools[i]
-			tree := filepath.Join(o.Work, "run-"+t.Name)
-			if err := os.RemoveAll(tree); err != nil {
-				return nil, fmt.Errorf("clearing %s: %w", tree, err)
-			}
-			if err := CopyTree(o.Workload.Original, tree); err != nil {
-				return nil, err
-			}
-			s, err := runOnce(ctx, o, t, tree)
-			if err != nil {
-				return nil, fmt.Errorf("run %d of %s: %w", round+1, t.Name, err)
-			}
-			results[i].Samples = append(results[i].Samples, s)
-			if o.Log != nil {
-				fmt.Fprintf(o.Log, "run %d/%d %-10s %8.3fs %7.1f MB\n", round+1, o.Runs, t.Name, s.Wall.Seconds(), float64(s.RSSKiB)/1024)
-			}
-			if round == 0 {
-				c, err := Compare(o.Workload.Original, o.Workload.Expected, tree)
-				if err != nil {
-					return nil, err
-				}
-				results[i].Correct = c
-			}
-			if err := os.RemoveAll(tree); err != nil {
-				return nil, fmt.Errorf("clearing %s: %w", tree, err)
-			}
+	err := measure.Alternate(o.Runs, len(o.Tools), func(i int) string { return o.Tools[i].Name }, func(round, i int) error {
+		t := o.Tools[i]
+		tree := filepath.Join(o.Work, "run-"+t.Name)
+		if err := os.RemoveAll(tree); err != nil {
+			return fmt.Errorf("clearing %s: %w", tree, err)
 		}
+		if err := CopyTree(o.Workload.Original, tree); err != nil {
+			return err
+		}
+		s, err := runOnce(ctx, o, t, tree)
+		if err != nil {
+			return err
+		}
+		results[i].Samples = append(results[i].Samples, s)
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "run %d/%d %-10s %8.3fs %7.1f MB\n", round+1, o.Runs, t.Name, s.Wall.Seconds(), float64(s.RSSKiB)/1024)
+		}
+		if round == 0 {
+			c, err := Compare(o.Workload.Original, o.Workload.Expected, tree)
+			if err != nil {
+				return err
+			}
+			results[i].Correct = c
+		}
+		if err := os.RemoveAll(tree); err != nil {
+			return fmt.Errorf("clearing %s: %w", tree, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return results, nil
 }

@@ -101,35 +101,36 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		results[i].Tool = t.Name
 	}
 	baseRepo := o.Env.Stream.Base().Repo
-	for round := range rounds {
-		for k := range o.Tools {
-			i := (round + k) % len(o.Tools)
-			t := o.Tools[i]
-			if round >= runs(t) {
-				continue
-			}
-			p.TakeRequests()
-			var out bytes.Buffer
-			start := time.Now()
-			s, err := runOnce(ctx, o, t, &out)
-			if err != nil {
-				return nil, fmt.Errorf("run %d of %s: %w", round+1, t.Name, err)
-			}
-			reqs := p.TakeRequests()
-			if o.Observe != nil {
-				o.Observe(t.Name, round, reqs)
-			}
-			c := Count(reqs, baseRepo)
-			r := &results[i]
-			r.Samples = append(r.Samples, s)
-			r.Totals = append(r.Totals, c.Total())
-			if round == 0 {
-				r.Counts, r.Output, r.Requests, r.Start = c, out.Bytes(), reqs, start
-			}
-			if o.Log != nil {
-				fmt.Fprintf(o.Log, "run %d/%d %-10s %8.3fs %7.1f MB %6d requests\n", round+1, runs(t), t.Name, s.Wall.Seconds(), float64(s.RSSKiB)/1024, c.Total())
-			}
+	err := measure.Alternate(rounds, len(o.Tools), func(i int) string { return o.Tools[i].Name }, func(round, i int) error {
+		t := o.Tools[i]
+		if round >= runs(t) {
+			return nil
 		}
+		p.TakeRequests()
+		var out bytes.Buffer
+		start := time.Now()
+		s, err := runOnce(ctx, o, t, &out)
+		if err != nil {
+			return err
+		}
+		reqs := p.TakeRequests()
+		if o.Observe != nil {
+			o.Observe(t.Name, round, reqs)
+		}
+		c := Count(reqs, baseRepo)
+		r := &results[i]
+		r.Samples = append(r.Samples, s)
+		r.Totals = append(r.Totals, c.Total())
+		if round == 0 {
+			r.Counts, r.Output, r.Requests, r.Start = c, out.Bytes(), reqs, start
+		}
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "run %d/%d %-10s %8.3fs %7.1f MB %6d requests\n", round+1, runs(t), t.Name, s.Wall.Seconds(), float64(s.RSSKiB)/1024, c.Total())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return results, nil
 }

@@ -165,21 +165,22 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	for i, t := range o.Tools {
 		results[i].Tool = t.Name
 	}
-	for round := range o.Runs {
-		for k := range o.Tools {
-			// Round 1 runs cascade first: its objects are the peer's.
-			i := (round + k) % len(o.Tools)
-			t := o.Tools[i]
-			st, err := h.runOnce(ctx, t, fmt.Sprintf("b3-%d-%s", round+1, t.Name))
-			if err != nil {
-				return nil, fmt.Errorf("run %d of %s: %w", round+1, t.Name, err)
-			}
-			results[i].Runs = append(results[i].Runs, st)
-			if o.Log != nil {
-				fmt.Fprintf(o.Log, "run %d/%d %-8s %8.3fs  %d PipelineRuns (%d dependents), %.1f/s\n",
-					round+1, o.Runs, t.Name, st.Wall.Seconds(), st.Created, st.Dependents, float64(st.Created)/st.Wall.Seconds())
-			}
+	// Round 1 runs cascade first: its objects are the peer's.
+	err = measure.Alternate(o.Runs, len(o.Tools), func(i int) string { return o.Tools[i].Name }, func(round, i int) error {
+		t := o.Tools[i]
+		st, err := h.runOnce(ctx, t, fmt.Sprintf("b3-%d-%s", round+1, t.Name))
+		if err != nil {
+			return err
 		}
+		results[i].Runs = append(results[i].Runs, st)
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "run %d/%d %-8s %8.3fs  %d PipelineRuns (%d dependents), %.1f/s\n",
+				round+1, o.Runs, t.Name, st.Wall.Seconds(), st.Created, st.Dependents, float64(st.Created)/st.Wall.Seconds())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return results, nil
 }

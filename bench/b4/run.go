@@ -196,22 +196,23 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	for i, t := range o.Tools {
 		results[i].Tool = t.Name
 	}
-	for round := range o.Runs {
-		for k := range o.Tools {
-			i := (round + k) % len(o.Tools)
-			st, err := runOnce(ctx, o, o.Tools[i], filepath.Join(o.Work, fmt.Sprintf("run-%d-%s", round+1, o.Tools[i].Name)))
-			if err != nil {
-				return nil, fmt.Errorf("run %d of %s: %w", round+1, o.Tools[i].Name, err)
-			}
-			results[i].Runs = append(results[i].Runs, st)
-			if o.Log != nil {
-				fmt.Fprintf(o.Log, "run %d/%d %-8s %8.3fs  %d/%d dispatched, %d secondary-limit responses, min gap %.4fs, tolerance used %v, max in flight %d\n",
-					round+1, o.Runs, o.Tools[i].Name, st.Wall.Seconds(), st.Repos, o.Spec.N, len(st.SecondaryHits), st.MinGap.Seconds(), st.Early.Round(time.Microsecond), st.MaxInFlight)
-				for _, h := range st.SecondaryHits {
-					fmt.Fprintf(o.Log, "  refused %s %s: %s\n", h.Method, h.Path, h.Reason)
-				}
+	err := measure.Alternate(o.Runs, len(o.Tools), func(i int) string { return o.Tools[i].Name }, func(round, i int) error {
+		st, err := runOnce(ctx, o, o.Tools[i], filepath.Join(o.Work, fmt.Sprintf("run-%d-%s", round+1, o.Tools[i].Name)))
+		if err != nil {
+			return err
+		}
+		results[i].Runs = append(results[i].Runs, st)
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "run %d/%d %-8s %8.3fs  %d/%d dispatched, %d secondary-limit responses, min gap %.4fs, tolerance used %v, max in flight %d\n",
+				round+1, o.Runs, o.Tools[i].Name, st.Wall.Seconds(), st.Repos, o.Spec.N, len(st.SecondaryHits), st.MinGap.Seconds(), st.Early.Round(time.Microsecond), st.MaxInFlight)
+			for _, h := range st.SecondaryHits {
+				fmt.Fprintf(o.Log, "  refused %s %s: %s\n", h.Method, h.Path, h.Reason)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return results, nil
 }

@@ -55,16 +55,17 @@ func TimeStartup(ctx context.Context, cmds []Command, runs int) ([]Startup, erro
 			return nil, err
 		}
 	}
-	for round := range runs {
-		for k := range cmds {
-			i := (round + k) % len(cmds)
-			wall, cpu, err := runOnce(ctx, cmds[i])
-			if err != nil {
-				return nil, err
-			}
-			out[i].Wall = append(out[i].Wall, wall)
-			out[i].CPU = append(out[i].CPU, cpu)
+	err := measure.Alternate(runs, len(cmds), func(i int) string { return cmds[i].Name }, func(_, i int) error {
+		wall, cpu, err := runOnce(ctx, cmds[i])
+		if err != nil {
+			return err
 		}
+		out[i].Wall = append(out[i].Wall, wall)
+		out[i].CPU = append(out[i].CPU, cpu)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -209,3 +209,19 @@ func ReadVerdicts(r io.Reader) ([]Verdict, error) {
 	}
 	return vs, sc.Err()
 }
+
+// Alternate calls run for rounds rounds of n tools, in turn: round k
+// starts at tool k mod n, so on a shared, noisy machine no tool always runs
+// first or last. It stops at the first error, saying which round and tool
+// (named by name(i)) failed.
+func Alternate(rounds, n int, name func(i int) string, run func(round, i int) error) error {
+	for round := range rounds {
+		for k := range n {
+			i := (round + k) % n
+			if err := run(round, i); err != nil {
+				return fmt.Errorf("run %d of %s: %w", round+1, name(i), err)
+			}
+		}
+	}
+	return nil
+}
