@@ -2,9 +2,7 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,18 +14,11 @@ import (
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/restmapper"
 	"knative.dev/pkg/apis"
 )
 
@@ -73,10 +64,8 @@ type Tekton struct {
 // CI and skips it elsewhere.
 func StartTekton(t testing.TB, k *Kube) *Tekton {
 	t.Helper()
-	bin := requireTool(t, EnvTektonController, "tekton-pipeline", TektonVersion, "controller")
-	configDir := filepath.Join(filepath.Dir(bin), "config")
-	if _, err := os.Stat(filepath.Join(configDir, "300-crds")); err != nil {
-		missing(t, "Tekton's config/ YAMLs not found beside %s (%v): run .ci/build-tools", bin, err)
+	bin, configDir := tektonTools(t)
+	if bin == "" {
 		return nil
 	}
 	start := time.Now()
@@ -92,7 +81,7 @@ func StartTekton(t testing.TB, k *Kube) *Tekton {
 	if tk.Client, err = versioned.NewForConfig(cfg); err != nil {
 		t.Fatalf("starting tekton: %v", err)
 	}
-	if err := installTekton(ctx, k, configDir); err != nil {
+	if err := installTekton(ctx, k, configDir, "100-namespace/*.yaml", "300-crds/*.yaml", "config-*.yaml"); err != nil {
 		t.Fatalf("starting tekton: %v", err)
 	}
 	installed := time.Since(start)
@@ -107,6 +96,39 @@ func StartTekton(t testing.TB, k *Kube) *Tekton {
 	}
 	t.Logf("tekton %s: CRDs and config maps in %v, controller reconciling after %v", TektonVersion, installed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	return tk
+}
+
+// tektonTools returns the controller binary and the config/ folder beside
+// it; "" when missing (the test has failed in CI, or is skipped).
+func tektonTools(t testing.TB) (bin, configDir string) {
+	t.Helper()
+	bin = requireTool(t, EnvTektonController, "tekton-pipeline", TektonVersion, "controller")
+	if bin == "" {
+		return "", ""
+	}
+	configDir = filepath.Join(filepath.Dir(bin), "config")
+	if _, err := os.Stat(filepath.Join(configDir, "300-crds")); err != nil {
+		missing(t, "Tekton's config/ YAMLs not found beside %s (%v): run .ci/build-tools", bin, err)
+		return "", ""
+	}
+	return bin, configDir
+}
+
+// InstallTektonCRDs creates only Tekton's CRDs in k (config/300-crds, from
+// the same folder as StartTekton) and waits until they are established: no
+// controller, no config maps — PipelineRuns are stored and nothing
+// reconciles them (benchmark B3 counts objects on a quiet API server).
+func InstallTektonCRDs(t testing.TB, k *Kube) {
+	t.Helper()
+	_, configDir := tektonTools(t)
+	if configDir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), tektonReadyTimeout)
+	defer cancel()
+	if err := installTekton(ctx, k, configDir, "300-crds/*.yaml"); err != nil {
+		t.Fatalf("installing Tekton's CRDs: %v", err)
+	}
 }
 
 // CreatePipeline creates Pipeline ns/name: one Task, "build", with one
@@ -246,24 +268,9 @@ func terminate(pod *corev1.Pod, succeeded bool) {
 // installTekton creates the namespace, the CRDs and the config maps of
 // Tekton's config/ folder, in that order, and waits for the CRDs to be
 // established.
-func installTekton(ctx context.Context, k *Kube, configDir string) error {
-	cfg := k.RESTConfig()
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("installing tekton: %w", err)
-	}
-	groups, err := restmapper.GetAPIGroupResources(dc)
-	if err != nil {
-		return fmt.Errorf("installing tekton: discovering API resources: %w", err)
-	}
-	mapper := restmapper.NewDiscoveryRESTMapper(groups)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("installing tekton: %w", err)
-	}
-
+func installTekton(ctx context.Context, k *Kube, configDir string, patterns ...string) error {
 	var files []string
-	for _, pattern := range []string{"100-namespace/*.yaml", "300-crds/*.yaml", "config-*.yaml"} {
+	for _, pattern := range patterns {
 		m, err := filepath.Glob(filepath.Join(configDir, pattern))
 		if err != nil {
 			return fmt.Errorf("installing tekton: %w", err)
@@ -273,55 +280,19 @@ func installTekton(ctx context.Context, k *Kube, configDir string) error {
 		}
 		files = append(files, m...)
 	}
-	// The namespace first, then everything else at once: the API server
-	// spends seconds compiling the CRDs' schemas, which overlap.
 	var objs []*unstructured.Unstructured
 	for _, file := range files {
 		fileObjs, err := readObjects(file)
 		if err != nil {
 			return err
 		}
+		for _, obj := range fileObjs {
+			configure(obj)
+		}
 		objs = append(objs, fileObjs...)
 	}
-	var crds []string
-	create := func(ctx context.Context, obj *unstructured.Unstructured) error {
-		configure(obj)
-		gvk := obj.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return fmt.Errorf("installing tekton: %s %s: %w", gvk.Kind, obj.GetName(), err)
-		}
-		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
-		}
-		if _, err := ri.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("installing tekton: creating %s %s: %w", gvk.Kind, obj.GetName(), err)
-		}
-		return nil
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, obj := range objs {
-		switch obj.GetKind() {
-		case "Namespace":
-			if err := create(ctx, obj); err != nil {
-				return err
-			}
-			continue
-		case "CustomResourceDefinition":
-			crds = append(crds, obj.GetName())
-		}
-		g.Go(func() error { return create(gctx, obj) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	for _, name := range crds {
-		if err := waitEstablished(ctx, dyn.Resource(crdGVR), name); err != nil {
-			return err
-		}
+	if err := createAll(ctx, k.RESTConfig(), objs); err != nil {
+		return fmt.Errorf("installing tekton: %w", err)
 	}
 	return nil
 }
@@ -331,48 +302,6 @@ func installTekton(ctx context.Context, k *Kube, configDir string) error {
 func configure(obj *unstructured.Unstructured) {
 	if obj.GetKind() == "ConfigMap" && obj.GetName() == "config-observability" {
 		_ = unstructured.SetNestedField(obj.Object, "none", "data", "metrics-protocol")
-	}
-}
-
-// readObjects decodes every non-empty document of a YAML file.
-func readObjects(file string) ([]*unstructured.Unstructured, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", file, err)
-	}
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return objs, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", file, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
-	}
-}
-
-func waitEstablished(ctx context.Context, crds dynamic.ResourceInterface, name string) error {
-	for {
-		crd, err := crds.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("waiting for CRD %s: %w", name, err)
-		}
-		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
-		for _, c := range conds {
-			c, _ := c.(map[string]any)
-			if c["type"] == "Established" && c["status"] == "True" {
-				return nil
-			}
-		}
-		if err := sleep(ctx, pollInterval); err != nil {
-			return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
-		}
 	}
 }
 

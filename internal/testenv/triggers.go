@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,15 +21,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/restmapper"
 )
 
 // TriggersVersion is the github.com/tektoncd/triggers version of the
@@ -91,8 +84,6 @@ type Triggers struct {
 	sinkBin   string
 	configDir string
 	caPEM     []byte
-	dyn       dynamic.Interface
-	disc      discovery.DiscoveryInterface
 }
 
 // StartTriggers creates Triggers' CRDs (config/300-*.yaml), the core
@@ -130,13 +121,6 @@ func StartTriggers(t testing.TB, k *Kube) *Triggers {
 	defer cancel()
 
 	tr := &Triggers{Kube: k, sinkBin: sinkBin, configDir: configDir}
-	cfg := k.RESTConfig()
-	if tr.dyn, err = dynamic.NewForConfig(cfg); err != nil {
-		t.Fatalf("starting triggers: %v", err)
-	}
-	if tr.disc, err = discovery.NewDiscoveryClientForConfig(cfg); err != nil {
-		t.Fatalf("starting triggers: %v", err)
-	}
 	certPEM, keyPEM, err := servingCert()
 	if err != nil {
 		t.Fatalf("starting triggers: %v", err)
@@ -169,17 +153,7 @@ func (tr *Triggers) Create(ctx context.Context, manifest string) error {
 	if err != nil {
 		return err
 	}
-	groups, err := restmapper.GetAPIGroupResources(tr.disc)
-	if err != nil {
-		return fmt.Errorf("creating objects: discovering API resources: %w", err)
-	}
-	mapper := restmapper.NewDiscoveryRESTMapper(groups)
-	for _, obj := range objs {
-		if err := createObject(ctx, tr.dyn, mapper, obj); err != nil {
-			return err
-		}
-	}
-	return nil
+	return createAll(ctx, tr.Kube.RESTConfig(), objs)
 }
 
 // EventListener is the sink of one EventListener, a child process of the
@@ -323,8 +297,7 @@ func (tr *Triggers) install(ctx context.Context, certPEM, keyPEM []byte) error {
 	if err != nil || len(crdFiles) == 0 {
 		return fmt.Errorf("installing triggers: no 300-*.yaml in %s (%v)", tr.configDir, err)
 	}
-	var crds []string
-	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	var crds []*unstructured.Unstructured
 	for _, file := range crdFiles {
 		objs, err := readObjects(file)
 		if err != nil {
@@ -334,16 +307,11 @@ func (tr *Triggers) install(ctx context.Context, certPEM, keyPEM []byte) error {
 			if obj.GetKind() != "CustomResourceDefinition" {
 				return fmt.Errorf("installing triggers: %s: %s %s is not a CRD", file, obj.GetKind(), obj.GetName())
 			}
-			if _, err := tr.dyn.Resource(crdGVR).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("installing triggers: creating CRD %s: %w", obj.GetName(), err)
-			}
-			crds = append(crds, obj.GetName())
 		}
+		crds = append(crds, objs...)
 	}
-	for _, name := range crds {
-		if err := waitEstablished(ctx, tr.dyn.Resource(crdGVR), name); err != nil {
-			return fmt.Errorf("installing triggers: %w", err)
-		}
+	if err := createAll(ctx, tr.Kube.RESTConfig(), crds); err != nil {
+		return fmt.Errorf("installing triggers: %w", err)
 	}
 
 	secretObjs, err := readObjects(filepath.Join(tr.configDir, "interceptors", "00-interceptor-secrets.yaml"))
@@ -360,15 +328,10 @@ func (tr *Triggers) install(ctx context.Context, certPEM, keyPEM []byte) error {
 			return fmt.Errorf("installing triggers: %w", err)
 		}
 	}
-	groups, err := restmapper.GetAPIGroupResources(tr.disc)
-	if err != nil {
-		return fmt.Errorf("installing triggers: discovering API resources: %w", err)
-	}
-	mapper := restmapper.NewDiscoveryRESTMapper(groups)
-	for _, obj := range objs {
-		if err := createObject(ctx, tr.dyn, mapper, obj); err != nil {
-			return fmt.Errorf("installing triggers: %w", err)
-		}
+	// The ClusterInterceptors' kind exists now that its CRD is
+	// established: a second call maps it.
+	if err := createAll(ctx, tr.Kube.RESTConfig(), objs); err != nil {
+		return fmt.Errorf("installing triggers: %w", err)
 	}
 	return nil
 }
@@ -433,24 +396,6 @@ func (tr *Triggers) startInterceptors(t testing.TB, bin string) error {
 	return nil
 }
 
-// createObject creates obj through the dynamic client, mapping its kind
-// with mapper.
-func createObject(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, obj *unstructured.Unstructured) error {
-	gvk := obj.GroupVersionKind()
-	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return fmt.Errorf("creating %s %s: %w", gvk.Kind, obj.GetName(), err)
-	}
-	var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
-	}
-	if _, err := ri.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
-}
-
 // lockPort takes an exclusive lock on a file named after port in the
 // temporary directory, waiting while another process (another test
 // binary) holds it, and returns the function that releases it.
@@ -484,24 +429,6 @@ func lockPort(t testing.TB, port int) (func(), error) {
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("waiting for lock %s (port %d): %w", path, port, err)
-		}
-	}
-}
-
-// decodeObjects decodes every non-empty YAML document of r; name says
-// where r comes from in errors.
-func decodeObjects(r io.Reader, name string) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return objs, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", name, err)
-		}
-		if len(m) > 0 {
-			objs = append(objs, &unstructured.Unstructured{Object: m})
 		}
 	}
 }
