@@ -3,8 +3,6 @@ package b2
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +27,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagecascade/cascade/internal/faultproxy"
+	"github.com/imagecascade/cascade/internal/testenv"
 )
 
 // Env is a running B2 setup: docker-registry with token auth, its token
@@ -240,36 +239,15 @@ func (e *Env) startRegistry(ctx context.Context, bin string) error {
 	if err := os.WriteFile(certs, e.iss.certPEM(), 0o644); err != nil {
 		return err
 	}
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %q
-  cache:
-    blobdescriptor: inmemory
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: %q
-  secret: %q
-auth:
+	cfg := testenv.RegistryConfig(filepath.Join(e.Dir, "storage"), e.direct, fmt.Sprintf(`auth:
   token:
     realm: %q
     service: %q
     issuer: %q
     rootcertbundle: %q
-`, filepath.Join(e.Dir, "storage"), e.direct, hex.EncodeToString(secret),
-		"http://"+e.Host+"/token", tokenService, tokenIssuer, certs)
+`, "http://"+e.Host+"/token", tokenService, tokenIssuer, certs))
 	cfgPath := filepath.Join(e.Dir, "registry.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 		return err
 	}
 	// Not CommandContext: Close ends it, by its PID.

@@ -80,7 +80,7 @@ func startRegistry(t testing.TB, bin, dir string) (*Registry, error) {
 	}
 	host := fmt.Sprintf("127.0.0.1:%d", port)
 	cfg := filepath.Join(dir, fmt.Sprintf("config-%d.yml", port))
-	if err := os.WriteFile(cfg, registryConfig(filepath.Join(dir, "storage"), host), 0o600); err != nil {
+	if err := os.WriteFile(cfg, RegistryConfig(filepath.Join(dir, "storage"), host, ""), 0o600); err != nil {
 		return nil, fmt.Errorf("writing registry config: %w", err)
 	}
 
@@ -162,7 +162,11 @@ func (r *Registry) stop() {
 	<-r.exited
 }
 
-func registryConfig(storageDir, addr string) []byte {
+// RegistryConfig is the configuration of a docker-registry serving
+// storageDir on addr, quiet (warnings only, no access log), with deletes on
+// and no upload purging; extra (YAML, such as an auth: section) is appended
+// at the top level. StartRegistry and benchmark B2 run it.
+func RegistryConfig(storageDir, addr, extra string) []byte {
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret) // crypto/rand.Read never returns an error.
 	return fmt.Appendf(nil, `version: 0.1
@@ -173,6 +177,8 @@ log:
 storage:
   filesystem:
     rootdirectory: %q
+  cache:
+    blobdescriptor: inmemory
   delete:
     enabled: true
   maintenance:
@@ -181,7 +187,7 @@ storage:
 http:
   addr: %q
   secret: %q
-`, storageDir, addr, hex.EncodeToString(secret))
+%s`, storageDir, addr, hex.EncodeToString(secret), extra)
 }
 
 // freePort asks the kernel for a free loopback TCP port. Another process may
