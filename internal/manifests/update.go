@@ -26,8 +26,9 @@ const maxWrites = 4
 // that work is CPU (the reads hit the page cache), so a few per CPU.
 func processors() int { return 2 * runtime.GOMAXPROCS(0) }
 
-// errWritePanicked stops the other writes when one panicked.
-var errWritePanicked = errors.New("a write panicked")
+// errPanicked stops the others when processing or writing a folder panicked
+// (the panic itself is raised again in Update's caller).
+var errPanicked = errors.New("a folder's processing or write panicked")
 
 // Update pins opts.Image's digest in the selected files of the workspace.
 //
@@ -74,7 +75,7 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 	recovered := func(err *error) {
 		if v := recover(); v != nil {
 			panicked.CompareAndSwap(nil, &v)
-			*err = errWritePanicked
+			*err = errPanicked
 		}
 	}
 	for _, fd := range byFolder(files) {
