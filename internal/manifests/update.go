@@ -32,17 +32,21 @@ var errPanicked = errors.New("a folder's processing or write panicked")
 
 // Update pins opts.Image's digest in the selected files of the workspace.
 //
-// Every path is checked first (discover refuses one leaving the workspace,
-// exitcode.AsRefused, before anything is read or written); then each file
-// is read, rewritten, verified and — unless opts.DryRun — written
-// atomically as soon as it is verified, so the disk's fsyncs overlap the
-// parsing of the next files. A file that cannot be processed (invalid or
-// hostile YAML) is reported in its FileResult and left alone without
-// stopping the others; Result.Err collects those errors. The returned error
-// is for the whole run: invalid options (exitcode.AsInvalid), a refused
-// path, a failed write (no further write starts; the files written before
-// it stay written, each one whole, and the result lists the files
-// processed so far).
+// It works in two phases. First every path is checked (discover refuses
+// one leaving the workspace, exitcode.AsRefused) and every file is read,
+// rewritten and verified, a few folders at a time; nothing is written
+// yet. Then — unless opts.DryRun, or the first phase failed — the changed
+// files are replaced, each atomically, a few folders at a time. So no file
+// is written before every file has been verified, and, measured on B1's
+// tree, the run is faster than one writing each folder as soon as it is
+// verified: fsyncs running beside the parsers slow both down.
+//
+// A file that cannot be processed (invalid or hostile YAML) is reported in
+// its FileResult and left alone without stopping the others; Result.Err
+// collects those errors. The returned error is for the whole run: invalid
+// options (exitcode.AsInvalid), a refused path, a failed write (no further
+// write starts; the files written before it stay written, each one whole,
+// and the result lists every file processed).
 func Update(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -63,14 +67,10 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 	}
 	// Files are independent. They are handled a folder at a time: the
 	// folder is opened once (every open below the workspace root checks
-	// each path component), its files are read, rewritten and verified,
-	// then its changed files are handed to a writer, which replaces them
-	// and syncs the folder once. A failed write stops the rest.
+	// each path component) to read its files, and again to replace its
+	// changed files and sync it once.
 	results := make([]FileResult, len(files))
-	w, wctx := errgroup.WithContext(ctx)
-	w.SetLimit(maxWrites)
-	g, gctx := errgroup.WithContext(wctx)
-	g.SetLimit(processors())
+	folders := byFolder(files)
 	var panicked atomic.Pointer[any]
 	recovered := func(err *error) {
 		if v := recover(); v != nil {
@@ -78,25 +78,30 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 			*err = errPanicked
 		}
 	}
-	for _, fd := range byFolder(files) {
+	changed := make([][]int, len(folders))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(processors())
+	for k, fd := range folders {
 		g.Go(func() (err error) {
 			defer recovered(&err)
-			dir, changed, err := processFolder(gctx, root, fd, files, results, opts, helm, lim)
-			if err != nil || len(changed) == 0 || opts.DryRun {
-				dir.close()
-				return err
-			}
-			w.Go(func() (err error) {
-				defer dir.close()
-				defer recovered(&err)
-				return writeFolder(wctx, dir, changed, files, results, opts.Write)
-			})
-			return nil
+			changed[k], err = processFolder(gctx, root, fd, files, results, opts, helm, lim)
+			return err
 		})
 	}
 	err = g.Wait()
-	if werr := w.Wait(); err == nil || errors.Is(err, context.Canceled) && werr != nil {
-		err = werr
+	if err == nil && !opts.DryRun {
+		w, wctx := errgroup.WithContext(ctx)
+		w.SetLimit(maxWrites)
+		for k, fd := range folders {
+			if len(changed[k]) == 0 {
+				continue
+			}
+			w.Go(func() (err error) {
+				defer recovered(&err)
+				return writeFolder(wctx, root, fd.dir, changed[k], files, results, opts.Write)
+			})
+		}
+		err = w.Wait()
 	}
 	if v := panicked.Load(); v != nil {
 		panic(*v)
@@ -138,6 +143,19 @@ type openFolder struct {
 	own  bool // root is the folder's own, to close
 }
 
+// openDir opens folder dir of the workspace. A folder that cannot be
+// opened as a root (such as a symbolic link to a folder elsewhere in the
+// workspace) is used through the workspace root, component by component,
+// like any path.
+func openDir(root *os.Root, dir string) openFolder {
+	if dir != "." {
+		if sub, err := root.OpenRoot(dir); err == nil {
+			return openFolder{root: sub, own: true}
+		}
+	}
+	return openFolder{root: root}
+}
+
 func (d openFolder) close() {
 	if d.own {
 		_ = d.root.Close()
@@ -153,22 +171,14 @@ func (d openFolder) name(p string) string {
 }
 
 // processFolder reads, rewrites and verifies the files of one folder into
-// results. It returns the folder, open, and the indexes of its changed
-// files.
-func processFolder(ctx context.Context, root *os.Root, fd folder, files []candidate, results []FileResult, opts Options, helm []HelmPaths, lim Limits) (openFolder, []int, error) {
-	dir := openFolder{root: root}
-	if fd.dir != "." {
-		// A folder that cannot be opened as a root (such as a symbolic
-		// link to a folder elsewhere in the workspace) is read through
-		// the workspace root, component by component, like any path.
-		if sub, err := root.OpenRoot(fd.dir); err == nil {
-			dir = openFolder{root: sub, own: true}
-		}
-	}
+// results. It returns the indexes of its changed files.
+func processFolder(ctx context.Context, root *os.Root, fd folder, files []candidate, results []FileResult, opts Options, helm []HelmPaths, lim Limits) ([]int, error) {
+	dir := openDir(root, fd.dir)
+	defer dir.close()
 	var changed []int
 	for _, i := range fd.files {
 		if err := ctx.Err(); err != nil {
-			return dir, nil, err
+			return nil, err
 		}
 		c := files[i]
 		results[i] = processFile(dir.root, dir.name(c.path), c, opts, helm, lim)
@@ -176,12 +186,14 @@ func processFolder(ctx context.Context, root *os.Root, fd folder, files []candid
 			changed = append(changed, i)
 		}
 	}
-	return dir, changed, nil
+	return changed, nil
 }
 
-// writeFolder replaces the changed files of one folder, each atomically,
+// writeFolder replaces the changed files of folder dir, each atomically,
 // then syncs the folder once so that the renames are durable.
-func writeFolder(ctx context.Context, dir openFolder, changed []int, files []candidate, results []FileResult, write func(*os.File, []byte) error) error {
+func writeFolder(ctx context.Context, root *os.Root, fdir string, changed []int, files []candidate, results []FileResult, write func(*os.File, []byte) error) error {
+	dir := openDir(root, fdir)
+	defer dir.close()
 	wrote := false
 	defer func() {
 		if wrote {
