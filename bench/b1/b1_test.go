@@ -54,6 +54,41 @@ func TestHarnessAgainstCascade(t *testing.T) {
 	}
 }
 
+// TestFloorWritesTheExpectedTree: the floor contender, told the answer,
+// leaves exactly the expected tree (and its parse refuses what is not
+// YAML, so it cannot skip the parsing unnoticed).
+func TestFloorWritesTheExpectedTree(t *testing.T) {
+	t.Parallel()
+	spec := b1.Spec{Files: 60, Targets: 12, Seed: 7, Padding: 0.3}
+	wl, err := b1.Generate(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := b1.Tool{Name: "floor", Func: func(ctx context.Context, tree string) error { return b1.Floor(ctx, tree, wl.Expected, true) }}
+	res, err := b1.Run(context.Background(), b1.Options{Workload: wl, Tools: []b1.Tool{b1.InProcess(cascade), floor}, Runs: 1, Work: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res[1].Correct; !c.OnlyValues() || c.FilesChanged != spec.Targets || c.BytesChanged != wl.MinimalBytes {
+		t.Errorf("floor on the B1 tree: %+v, want %d files and %d bytes changed, nothing missed or wrong", c, spec.Targets, wl.MinimalBytes)
+	}
+	var table bytes.Buffer
+	if err := b1.Table(&table, wl, 1, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "floor") {
+		t.Errorf("table has no floor row:\n%s", table.String())
+	}
+
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "x.yaml"), []byte("image: "+b1.Repository+"\n  bad: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := b1.Floor(context.Background(), broken, broken, false); err == nil {
+		t.Error("the floor parsed invalid YAML naming the image without an error")
+	}
+}
+
 // TestGenerateIsDeterministic: the same spec writes the same trees.
 func TestGenerateIsDeterministic(t *testing.T) {
 	t.Parallel()

@@ -9,7 +9,9 @@ import (
 
 // Binaries locates the contenders; an empty path leaves that tool out.
 type Binaries struct {
-	Cascade, Sed, Yq, Kustomize string
+	Cascade, Floor, Sed, Yq, Kustomize string
+	// Expected is the expected tree, which the floor is given.
+	Expected string
 }
 
 // Each script gets the tree as $1 and runs in it. The list of files to
@@ -30,11 +32,15 @@ var (
 	listed = `grep -rlZ -E --include='*.yaml' --include='*.yml' -e "$B1_SED_RE" . | grep -zv '/kustomization\.yaml$'`
 )
 
-// Tools returns the contenders whose binaries are set, cascade first.
+// Tools returns the contenders whose binaries are set, cascade first, then
+// the floor (b1.Floor; bench/cmd/b1floor).
 func (b Binaries) Tools() []Tool {
 	var tools []Tool
 	if b.Cascade != "" {
 		tools = append(tools, Tool{Name: "cascade", Script: `exec "$B1_CASCADE" update --image "$B1_IMAGE" --workspace "$1" >/dev/null`})
+	}
+	if b.Floor != "" {
+		tools = append(tools, Tool{Name: "floor", Script: `exec "$B1_FLOOR" --expected "$B1_EXPECTED" "$1"`})
 	}
 	if b.Sed != "" {
 		tools = append(tools, Tool{Name: "sed", Script: listed + ` | xargs -0 -r "$B1_SED" -i -E -e "s#$B1_SED_RE#$B1_IMAGE\3#g"`})
@@ -53,7 +59,7 @@ while IFS= read -r -d '' f; do (cd "${f%/*}" && "$B1_KUSTOMIZE" edit set image "
 func (b Binaries) Env() []string {
 	yqExpr := fmt.Sprintf(`(.. | select(tag == "!!str" and test("^%s$"))) |= "%s"`, strings.ReplaceAll(refRE, `\`, `\\`), Image())
 	return []string{
-		"B1_CASCADE=" + b.Cascade, "B1_SED=" + b.Sed, "B1_YQ=" + b.Yq, "B1_KUSTOMIZE=" + b.Kustomize,
+		"B1_CASCADE=" + b.Cascade, "B1_FLOOR=" + b.Floor, "B1_EXPECTED=" + b.Expected, "B1_SED=" + b.Sed, "B1_YQ=" + b.Yq, "B1_KUSTOMIZE=" + b.Kustomize,
 		"B1_IMAGE=" + Image(), "B1_REPO=" + Repository, "B1_REPO_RE=" + regexp.QuoteMeta(Repository),
 		"B1_SED_RE=" + sedRE, "B1_YQ_EXPR=" + yqExpr,
 	}

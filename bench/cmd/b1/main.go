@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string) error {
 		cpuprofile = fs.String("cpuprofile", "", "profile manifests.Update in-process on the tree, write the CPU profile here, and stop")
 	)
 	fs.StringVar(&bin.Cascade, "cascade", "", "cascade binary")
+	fs.StringVar(&bin.Floor, "floor", "", "b1floor binary (bench/cmd/b1floor): the parse-and-write floor")
 	fs.StringVar(&bin.Sed, "sed", "", "sed binary (GNU)")
 	fs.StringVar(&bin.Yq, "yq", "", "yq binary")
 	fs.StringVar(&bin.Kustomize, "kustomize", "", "kustomize binary")
@@ -79,6 +80,7 @@ func run(ctx context.Context, args []string) error {
 	if *cpuprofile != "" {
 		return profile(ctx, wl, dir, *cpuprofile, *runs)
 	}
+	bin.Expected = wl.Expected
 	tools := bin.Tools()
 	if len(tools) == 0 {
 		return errors.New("no tools: give at least --cascade")
