@@ -103,11 +103,19 @@ func Parse(data []byte, source string) (*Config, error) {
 		return nil, exitcode.AsInvalid(fmt.Errorf("invalid config %s:\n%w", source, errors.Join(sc.errs...)))
 	}
 
+	// The schema check has walked every node, so without aliases and merge
+	// keys (which it does not follow) an unknown key is already reported:
+	// the tree is decoded as it is. With either, the file is decoded again,
+	// strictly, so that a key reached only through them is checked too.
 	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var typeErrs *yaml.TypeError
-	if err := dec.Decode(c); err != nil && !errors.As(err, &typeErrs) {
+	decode := doc.Decode
+	if indirect(doc) {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		decode = dec.Decode
+	}
+	if err := decode(c); err != nil && !errors.As(err, &typeErrs) {
 		return nil, exitcode.AsInvalid(fmt.Errorf("parsing config %s: %w", source, err))
 	}
 	// The schema check explains structural problems with paths; the
@@ -176,6 +184,20 @@ func parseNode(data []byte) (*yaml.Node, error) {
 		return nil, fmt.Errorf("line %d: the config must be a mapping (version, images, ...)", doc.Line)
 	}
 	return doc, nil
+}
+
+// indirect reports whether an alias or a merge key ("<<") occurs at or
+// under n.
+func indirect(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode || n.Kind == yaml.ScalarNode && n.Tag == "!!merge" {
+		return true
+	}
+	for _, c := range n.Content {
+		if indirect(c) {
+			return true
+		}
+	}
+	return false
 }
 
 var decoderLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)

@@ -479,6 +479,39 @@ images:
 	}
 }
 
+// TestParseUnknownKeyThroughIndirection: a key unknown where it lands is
+// refused also when it comes through a merge key with no alias in the file,
+// or through an alias of a mapping defined where that key is known.
+func TestParseUnknownKeyThroughIndirection(t *testing.T) {
+	t.Parallel()
+	for name, in := range map[string]string{
+		"merge of a flow mapping": `version: 1
+images:
+  - <<: {name: c, image: registry.example.com/c, bogus: 1}
+    rebuild: {rebase: {}}
+`,
+		"alias of a mapping known elsewhere": `version: 1
+images:
+  - name: a
+    image: registry.example.com/a
+    rebuild:
+      github: &gh {repository: acme/a, event: built}
+  - name: b
+    image: registry.example.com/b
+    rebuild:
+      tekton: *gh
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(in), "cascade.yaml")
+			if err == nil || !strings.Contains(err.Error(), "not found") {
+				t.Errorf("Parse = %v, want an unknown-field error", err)
+			}
+		})
+	}
+}
+
 // TestParseLargeStream: a stream of thousands of images (B5 of
 // PERFORMANCE.md plans 10,000), one block per image as in the example, is
 // over 1 MiB and loads.
