@@ -38,6 +38,9 @@ type issuer struct {
 	key     *ecdsa.PrivateKey
 	certDER []byte
 	jti     atomic.Int64
+	// jwkKeyID names the key by its RFC 7638 JWK thumbprint, as
+	// distribution v3 does, instead of its libtrust fingerprint (2.8).
+	jwkKeyID bool
 }
 
 func newIssuer() (*issuer, error) {
@@ -65,6 +68,9 @@ func newIssuer() (*issuer, error) {
 // docker-registry finds it among the keys of its certificate bundle:
 // SHA-256 of the DER public key, cut to 240 bits, base32 in groups of 4.
 func (is *issuer) keyID() string {
+	if is.jwkKeyID {
+		return is.thumbprint()
+	}
 	der, err := x509.MarshalPKIXPublicKey(&is.key.PublicKey)
 	if err != nil {
 		panic(err)
@@ -76,6 +82,18 @@ func (is *issuer) keyID() string {
 		groups = append(groups, s[i:min(i+4, len(s))])
 	}
 	return strings.Join(groups, ":")
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of the signing key, spelt as
+// distribution v3 computes it for the keys of its certificate bundle
+// (coordinates in big-endian bytes without leading zeros, SHA-256,
+// base64url without padding).
+func (is *issuer) thumbprint() string {
+	pub := &is.key.PublicKey
+	enc := base64.RawURLEncoding
+	jwk := fmt.Sprintf(`{"crv":"%s","kty":"EC","x":"%s","y":"%s"}`, pub.Params().Name, enc.EncodeToString(pub.X.Bytes()), enc.EncodeToString(pub.Y.Bytes()))
+	sum := sha256.Sum256([]byte(jwk))
+	return enc.EncodeToString(sum[:])
 }
 
 // certPEM is the bundle the registry trusts.

@@ -105,6 +105,7 @@ func Setup(ctx context.Context, dir, bin string, spec Spec, logw io.Writer) (_ *
 	if e.iss, err = newIssuer(); err != nil {
 		return nil, err
 	}
+	e.iss.jwkKeyID = strings.Contains(e0, " v3.")
 	if memory {
 		e.memoryHandler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 		srv := httptest.NewServer(e.memoryHandler)
@@ -398,13 +399,19 @@ func (e *Env) Env() []string {
 		"B2_IMAGE=" + e.Stream.Ref(e.Stream.Base()), "B2_WORKSPACE=" + e.Dir}
 }
 
-// registryVersion is "docker-registry VERSION" as the binary says it.
+// registryVersion is "NAME VERSION" as the binary says it: Debian's
+// "docker-registry 2.8.2+ds1", or "distribution v3.1.2" for a registry built
+// from github.com/distribution/distribution/v3.
 func registryVersion(bin string) string {
 	out, err := exec.Command(bin, "--version").Output()
-	if f := strings.Fields(string(out)); err == nil && len(f) > 0 {
-		return "docker-registry " + f[len(f)-1]
+	f := strings.Fields(string(out))
+	switch {
+	case err != nil || len(f) == 0:
+		return "docker-registry"
+	case strings.Contains(string(out), "distribution/distribution/v3"):
+		return "distribution " + f[len(f)-1]
 	}
-	return "docker-registry"
+	return "docker-registry " + f[len(f)-1]
 }
 
 func freeHost() (string, error) {

@@ -36,6 +36,9 @@ type Report struct {
 	// rusage of a child forked from this (large) process is not
 	// cascade's, and the column is left empty.
 	RSS bool
+	// Where qualifies the targets of a pass other than docker-registry's
+	// (default: " (in-memory registry)" for that one).
+	Where string
 }
 
 // memory reports whether the registry is the in-memory one.
@@ -64,8 +67,8 @@ func (r Report) Verdicts() []measure.Verdict {
 	s := r.Env.Stream
 	t := s.Truth()
 	var v []measure.Verdict
-	where := ""
-	if r.memory() {
+	where := r.Where
+	if where == "" && r.memory() {
 		where = " (in-memory registry)"
 	}
 	add := func(target, figure string, pass bool) {

@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string) error {
 		cascadeBin = fs.String("cascade", "", "cascade binary")
 		craneBin   = fs.String("crane", "", "crane binary (empty: no crane loop)")
 		registry   = fs.String("registry", "docker-registry", "docker-registry binary")
+		upstream   = fs.String("distribution", "", "B2: also run cascade and the ideal client against this registry binary built from github.com/distribution/distribution/v3 (bench/run-b2 builds it), after docker-registry")
 		memory     = fs.Bool("memory", true, "B2: also run cascade and the ideal client against go-containerregistry's in-memory registry (cheap per request), after the real one")
 		timeBin    = fs.String("time", "", "GNU time, for peak RSS (default: the process's rusage)")
 		cpuprofile = fs.String("cpuprofile", "", "run cascade plan --runs times under the CPU profiler (in a child process, FILE.N per run), and stop")
@@ -95,14 +96,20 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("--cascade is required")
 	}
 	backends := []string{*registry}
+	if *upstream != "" && !*b5 {
+		backends = append(backends, *upstream)
+	}
 	if *memory {
 		backends = append(backends, b2.Memory)
 	}
 	for k, backend := range backends {
 		p := pass{bench: bench, backend: backend, spec: spec, dir: filepath.Join(dir, fmt.Sprintf("registry-%d", k)),
 			runs: *runs, latency: *latency, cascade: *cascadeBin, crane: *craneBin, timeBin: *timeBin}
-		if backend == b2.Memory || *b5 {
-			p.craneRuns = 0 // the peer's figure comes from the real registry
+		if k > 0 && backend != b2.Memory {
+			p.where = " (distribution v3)"
+		}
+		if k > 0 || *b5 {
+			p.craneRuns = 0 // the peer's figure comes from the first registry
 		} else {
 			p.craneRuns = *craneRuns
 		}
@@ -131,6 +138,8 @@ type pass struct {
 	runs, craneRuns         int
 	latency                 time.Duration
 	cascade, crane, timeBin string
+	// where qualifies the verdicts of a pass after the first.
+	where string
 }
 
 func (p pass) run(ctx context.Context, trace string) error {
@@ -171,7 +180,7 @@ func (p pass) run(ctx context.Context, trace string) error {
 	if err != nil {
 		return err
 	}
-	rep := b2.Report{Bench: p.bench, Backend: env.Backend, Env: env, Results: results, Runs: p.runs, Latency: p.latency, Correct: correct, RSS: p.timeBin != ""}
+	rep := b2.Report{Bench: p.bench, Backend: env.Backend, Env: env, Results: results, Runs: p.runs, Latency: p.latency, Correct: correct, RSS: p.timeBin != "", Where: p.where}
 	if err := rep.Table(os.Stdout); err != nil {
 		return err
 	}
