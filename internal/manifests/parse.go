@@ -92,14 +92,14 @@ func flowDepth(src []byte) int {
 		switch {
 		case c == '\n':
 			lineStart = true
-		case quote == '"' && c == '\\':
-			i++
+		case quote == '"' && c == '\\', quote == '\'' && c == '\'' && i+1 < len(src) && src[i+1] == '\'':
+			i++ // an escape, or '' in a single-quoted scalar
 		case quote != 0:
 			if c == quote {
 				quote = 0
 			}
 		case c == '"' || c == '\'':
-			if i == 0 || !isWordByte(src[i-1]) {
+			if startsQuoted(src, i) {
 				quote = c
 			}
 		case c == '#' && (i == 0 || isBlankOrBreak(src[i-1])):
@@ -118,10 +118,6 @@ func flowDepth(src []byte) int {
 		}
 	}
 	return max
-}
-
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
 }
 
 // checker enforces the depth, alias and expansion limits and rejects

@@ -115,7 +115,9 @@ func lineShape(src []byte) (indent, run int) {
 
 // mayAlias reports whether src has a '*' where an alias could start: outside
 // comments and quoted scalars, at the start of a line or after a blank or a
-// flow indicator, followed by a character that can begin an anchor name.
+// flow indicator, followed by a character that can begin an anchor name. A
+// quote that is never closed makes it answer "maybe": the scan cannot tell
+// what it hid.
 func mayAlias(src []byte) bool {
 	if bytes.IndexByte(src, '*') < 0 {
 		return false
@@ -124,14 +126,14 @@ func mayAlias(src []byte) bool {
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		switch {
-		case quote == '"' && c == '\\':
-			i++
+		case quote == '"' && c == '\\', quote == '\'' && c == '\'' && i+1 < len(src) && src[i+1] == '\'':
+			i++ // an escape, or '' in a single-quoted scalar
 		case quote != 0:
 			if c == quote {
 				quote = 0
 			}
 		case c == '"' || c == '\'':
-			if i == 0 || !isWordByte(src[i-1]) {
+			if startsQuoted(src, i) {
 				quote = c
 			}
 		case c == '#' && (i == 0 || isBlankOrBreak(src[i-1])):
@@ -146,5 +148,39 @@ func mayAlias(src []byte) bool {
 			}
 		}
 	}
-	return false
+	return quote != 0
+}
+
+// startsQuoted reports whether the quote at src[i] can begin a quoted
+// scalar. YAML starts one only where a node starts: at the start of a line
+// (after indentation), after a flow indicator or ':', after a block
+// indicator ('-' or '?', then a blank), or after a node property (a tag
+// "!…" or an anchor "&…", then a blank). Anywhere else — after a plain
+// scalar's text, even past a space, as in `a: 5 "` — it is part of that
+// plain scalar.
+func startsQuoted(src []byte, i int) bool {
+	j := i
+	for j > 0 && (src[j-1] == ' ' || src[j-1] == '\t') {
+		j--
+	}
+	if j == 0 || src[j-1] == '\n' || src[j-1] == '\r' {
+		return true
+	}
+	blank := j < i
+	switch src[j-1] {
+	case '[', '{', ',', ':':
+		return true
+	case '-', '?':
+		if blank && (j == 1 || isBlankOrBreak(src[j-2])) {
+			return true
+		}
+	}
+	if !blank {
+		return false
+	}
+	k := j - 1
+	for k > 0 && !isBlankOrBreak(src[k-1]) {
+		k--
+	}
+	return src[k] == '!' || src[k] == '&'
 }
