@@ -97,12 +97,13 @@ func (s *session) prepare(ctx context.Context, repos []string) error {
 	var todo []string
 	s.mu.Lock()
 	for _, r := range repos {
-		if s.wrappers[r] == nil && !slices.Contains(todo, r) {
+		if s.wrappers[r] == nil {
 			todo = append(todo, r)
 		}
 	}
 	s.mu.Unlock()
 	slices.Sort(todo)
+	todo = slices.Compact(todo)
 	batches := slices.Collect(slices.Chunk(todo, maxScopes))
 	wrap := func(ctx context.Context, batch []string) error {
 		w, err := s.newWrapper(ctx, batch)
