@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -224,4 +225,18 @@ func Alternate(rounds, n int, name func(i int) string, run func(round, i int) er
 		}
 	}
 	return nil
+}
+
+// Main runs a benchmark program's run with its arguments and a context
+// cancelled on an interrupt, and returns the exit status for main: 0, or 1
+// with the error on stderr, prefixed by the program's name.
+func Main(name string, run func(ctx context.Context, args []string) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	return 0
 }

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"time"
@@ -20,15 +19,7 @@ import (
 	"github.com/imagecascade/cascade/internal/manifests"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "b1:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(measure.Main("b1", run)) }
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("b1", flag.ContinueOnError)

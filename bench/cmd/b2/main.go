@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
@@ -25,15 +24,7 @@ import (
 	"github.com/imagecascade/cascade/internal/faultproxy"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "b2:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(measure.Main("b2", run)) }
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("b2", flag.ContinueOnError)

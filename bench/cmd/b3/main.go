@@ -13,20 +13,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/imagecascade/cascade/bench/b3"
+	"github.com/imagecascade/cascade/bench/measure"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "b3:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(measure.Main("b3", run)) }
 
 func run(ctx context.Context, args []string) error {
 	def := b3.CascadeClient()

@@ -9,21 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/imagecascade/cascade/bench/b6"
 	"github.com/imagecascade/cascade/bench/measure"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "b6:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(measure.Main("b6", run)) }
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("b6", flag.ContinueOnError)
