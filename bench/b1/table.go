@@ -65,10 +65,7 @@ func Table(w io.Writer, wl *Workload, runs int, results []Result) error {
 	sed, hasSed := find(results, "sed")
 	yq, hasYq := find(results, "yq")
 	for _, r := range results {
-		lo, hi := r.Samples[0].Wall, r.Samples[0].Wall
-		for _, s := range r.Samples {
-			lo, hi = min(lo, s.Wall), max(hi, s.Wall)
-		}
+		lo, hi := measure.Range(r.Samples)
 		rss := "–"
 		if k := r.PeakRSSKiB(); k > 0 {
 			rss = fmt.Sprintf("%.1f MB", float64(k)/1024)

@@ -198,10 +198,7 @@ func Table(w io.Writer, starts []Startup, runs int, img *Image) error {
 		}
 	}
 	for _, s := range starts {
-		lo, hi := s.Wall[0], s.Wall[0]
-		for _, d := range s.Wall {
-			lo, hi = min(lo, d), max(hi, d)
-		}
+		lo, hi := measure.RangeOf(s.Wall)
 		ratio := "–"
 		if floor > 0 {
 			ratio = fmt.Sprintf("%.1f", float64(measure.MedianOf(s.Wall))/float64(floor))

@@ -56,13 +56,19 @@ func MedianOf(d []time.Duration) time.Duration {
 
 // Range is the smallest and largest wall time of samples.
 func Range(samples []Sample) (lo, hi time.Duration) {
+	w := make([]time.Duration, len(samples))
 	for i, s := range samples {
-		if i == 0 {
-			lo, hi = s.Wall, s.Wall
-		}
-		lo, hi = min(lo, s.Wall), max(hi, s.Wall)
+		w[i] = s.Wall
 	}
-	return lo, hi
+	return RangeOf(w)
+}
+
+// RangeOf is the smallest and largest of d (0, 0 for none).
+func RangeOf(d []time.Duration) (lo, hi time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	return slices.Min(d), slices.Max(d)
 }
 
 // PeakRSSKiB is the largest peak RSS of samples (0 when unknown).

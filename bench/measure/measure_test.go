@@ -43,6 +43,9 @@ func TestMedianAndRange(t *testing.T) {
 	if lo, hi := Range(s); lo != 1 || hi != 10 {
 		t.Errorf("range %v–%v, want 1–10", lo, hi)
 	}
+	if lo, hi := RangeOf(nil); lo != 0 || hi != 0 {
+		t.Errorf("range of nothing %v–%v, want 0–0", lo, hi)
+	}
 	if MedianOf(nil) != 0 {
 		t.Error("median of nothing is not 0")
 	}
