@@ -88,9 +88,9 @@ func Setup(ctx context.Context, dir, bin string, spec Spec, logw io.Writer) (_ *
 		logw = io.Discard
 	}
 	memory := bin == Memory
-	e0 := "go-containerregistry's in-memory registry"
+	e0, v3 := "go-containerregistry's in-memory registry", false
 	if !memory {
-		e0 = registryVersion(bin)
+		e0, v3 = registryVersion(bin)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func Setup(ctx context.Context, dir, bin string, spec Spec, logw io.Writer) (_ *
 	if e.iss, err = newIssuer(); err != nil {
 		return nil, err
 	}
-	e.iss.jwkKeyID = strings.Contains(e0, " v3.")
+	e.iss.jwkKeyID = v3
 	if memory {
 		e.memoryHandler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 		srv := httptest.NewServer(e.memoryHandler)
@@ -399,19 +399,20 @@ func (e *Env) Env() []string {
 		"B2_IMAGE=" + e.Stream.Ref(e.Stream.Base()), "B2_WORKSPACE=" + e.Dir}
 }
 
-// registryVersion is "NAME VERSION" as the binary says it: Debian's
+// registryVersion is "NAME VERSION" as the binary says it — Debian's
 // "docker-registry 2.8.2+ds1", or "distribution v3.1.2" for a registry built
-// from github.com/distribution/distribution/v3.
-func registryVersion(bin string) string {
+// from github.com/distribution/distribution/v3 — and whether it is the
+// latter, whose token check names keys by their JWK thumbprint.
+func registryVersion(bin string) (name string, v3 bool) {
 	out, err := exec.Command(bin, "--version").Output()
 	f := strings.Fields(string(out))
 	switch {
 	case err != nil || len(f) == 0:
-		return "docker-registry"
+		return "docker-registry", false
 	case strings.Contains(string(out), "distribution/distribution/v3"):
-		return "distribution " + f[len(f)-1]
+		return "distribution " + f[len(f)-1], true
 	}
-	return "docker-registry " + f[len(f)-1]
+	return "docker-registry " + f[len(f)-1], false
 }
 
 func freeHost() (string, error) {
