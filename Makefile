@@ -7,9 +7,9 @@
 #   make demo   the seed scenario on the embedded registry.
 GO ?= go
 
-.PHONY: test deps unit demo build vet
+.PHONY: test deps unit demo build vet tidy
 
-test: deps
+test: deps tidy
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 30m ./...
 	FUZZTIME=5s ./.ci/fuzz-smoke
@@ -17,6 +17,13 @@ test: deps
 
 deps:
 	./.ci/install-deps
+
+# go.mod and go.sum must be exactly what `go mod tidy` makes of them, for the
+# root module and for the tools modules that .ci/build-* build from.
+tidy:
+	$(GO) mod tidy -diff
+	cd tools && $(GO) mod tidy -diff
+	cd tools/triggers && $(GO) mod tidy -diff
 
 unit:
 	$(GO) test -race -shuffle=on ./...
