@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imagecascade/cascade/internal/dispatch"
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/report"
+	cascaderun "github.com/imagecascade/cascade/internal/run"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -31,6 +31,7 @@ plus one manifest GET per dependent and dispatches nothing.`,
   cascade import --dry-run -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.maxDispatchesSet = cmd.Flags().Changed("max-dispatches")
 			return importBases(cmd.Context(), g, &f)
 		},
 	}
@@ -60,20 +61,29 @@ func importBases(ctx context.Context, g *globals, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	c, err := newCascader(g, f)
+	d, req, err := newRunDeps(g, f)
 	if err != nil {
 		return err
 	}
 	// Upstream bases are not ours to write to: the cascade history is read
-	// but not recorded there.
-	c.record = false
-	gr, err := c.e.Graph()
+	// but not recorded there, and an import pins no manifests.
+	req.NoRecord = true
+	d.Manifests = nil
+	gr, err := d.Planner.Graph()
 	if err != nil {
 		return err
 	}
 	rep := &importReport{SchemaVersion: 1, DryRun: f.dryRun, Bases: []*report.Run{}}
-	var errs []error
-	var all []dispatch.Outcome
+	// Phase 1 for every moved base before anything is sent: the blast
+	// radius is the whole import's.
+	limit := d.Config.Limits.MaxDispatches
+	if f.maxDispatches > 0 {
+		limit = f.maxDispatches
+	}
+	req.MaxDispatches = 0
+	var prepared []*cascaderun.Prepared
+	var refusals []error
+	sends := 0
 	for _, n := range gr.Nodes() {
 		if !n.External {
 			continue
@@ -82,30 +92,46 @@ func importBases(ctx context.Context, g *globals, f *runFlags) error {
 			rep.Skipped = append(rep.Skipped, n.ID+": pinned by digest")
 			continue
 		}
-		out := &report.Run{SchemaVersion: 1, DryRun: f.dryRun, Dispatches: []dispatch.Outcome{}}
 		ref := n.Ref
 		if ref.Tag == "" {
 			ref.Tag = ref.EffectiveTag()
 		}
-		// Each base's cascade counts against the one blast radius.
-		c.limit -= len(all)
-		err := c.cascade(ctx, ref, out)
-		c.limit += len(all)
-		if out.Plan != nil {
-			rep.Bases = append(rep.Bases, out)
-			all = append(all, out.Dispatches...)
-		}
+		r := req
+		r.Image = ref
+		p, err := cascaderun.Prepare(ctx, d, r)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("importing %s: %w", n.ID, err))
-			if exitcode.Of(err) == exitcode.Refused {
-				break
-			}
+			_ = writeImport(g, rep, format)
+			return fmt.Errorf("importing %s: %w", n.ID, err)
+		}
+		rep.Bases = append(rep.Bases, p.Report())
+		if p.Refused != nil {
+			refusals = append(refusals, fmt.Errorf("importing %s: %w", n.ID, p.Refused))
+		}
+		sends += p.Sends()
+		prepared = append(prepared, p)
+	}
+	if limit > 0 && sends > limit {
+		refusals = append(refusals, exitcode.AsRefused(fmt.Errorf("blast radius: the import would dispatch %d rebuilds over all its bases, over the limit of %d (raise limits.maxDispatches or pass --max-dispatches)", sends, limit)))
+	}
+	if len(refusals) > 0 {
+		if err := writeImport(g, rep, format); err != nil {
+			return err
+		}
+		return errors.Join(refusals...)
+	}
+	var errs []error
+	for i, p := range prepared {
+		if p.Nothing {
+			continue
+		}
+		if err := p.Act(ctx, d); err != nil {
+			errs = append(errs, fmt.Errorf("importing %s: %w", rep.Bases[i].Plan.Image, err))
 		}
 	}
 	if err := writeImport(g, rep, format); err != nil {
 		return err
 	}
-	return errors.Join(append(errs, dispatch.Summarize(all))...)
+	return errors.Join(errs...)
 }
 
 func writeImport(g *globals, rep *importReport, format report.Format) error {

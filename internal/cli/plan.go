@@ -12,6 +12,7 @@ import (
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
 	"github.com/imagecascade/cascade/internal/retry"
+	cascaderun "github.com/imagecascade/cascade/internal/run"
 )
 
 // imageFlags are the flags every command about one updated image shares.
@@ -88,8 +89,14 @@ decides for each whether it is stale (built on an older digest), current, or
 unknown — with the evidence (OCI base annotations, config labels, shared
 layers, a Dockerfile digest pin) and the reason. It never changes anything.
 
-Exit codes: 0 planned (also when nothing is stale), 2 invalid input or config,
-4 registry unavailable (safe to re-run), 5 refused (cycle, host not allowed).`,
+It also runs the checks cascade run makes before sending anything — the blast
+radius over the whole cascade (tiers that in-registry rebases open included),
+the depth limit and loops, every rebuild template rendered for its target —
+and lists what a run would refuse, exiting as that run would.
+
+Exit codes: 0 planned (also when nothing is stale), 2 invalid input or config
+(or a template that fails for a target), 4 registry unavailable (safe to
+re-run), 5 a run would be refused (blast radius, depth, cycle, host not allowed).`,
 		Example: `  # Locally, before wiring anything up:
   cascade plan --image registry.example.com/acme/httpd-base:latest
 
@@ -122,12 +129,20 @@ Exit codes: 0 planned (also when nothing is stale), 2 invalid input or config,
 			if err != nil {
 				return err
 			}
-			e := &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()}
-			p, err := e.Plan(cmd.Context(), updated, engine.PlanOptions{DispatchUnknown: dispatchUnknown})
+			// Phase 1 of a run, as a dry run: the plan, and every refusal a
+			// run would make over limits, depth, loops and templates.
+			// Credentials are the run's environment's, and the history is
+			// not read: plan asks the registry only what planning needs.
+			d := &cascaderun.Deps{Config: cfg, Log: g.logger(),
+				Planner: &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()}}
+			p, err := cascaderun.Prepare(cmd.Context(), d, cascaderun.Request{Image: updated, DryRun: true, DispatchUnknown: dispatchUnknown})
 			if err != nil {
 				return err
 			}
-			return report.Plan(g.streams.Out, p, format)
+			if err := report.Plan(g.streams.Out, p.Report().Plan, format); err != nil {
+				return err
+			}
+			return p.Refused
 		},
 	}
 	f.register(cmd, "text, json, markdown")

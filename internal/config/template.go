@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,14 +41,14 @@ type TemplateImage struct {
 // TemplateCascade describes the cascade a dispatch belongs to.
 type TemplateCascade struct {
 	// ID is the dedup key of (dependent, new base digest).
-	ID string
+	ID string `json:"id"`
 	// Depth is how far down the chain the dependent is (1 for a direct
 	// dependent of the origin).
-	Depth int
+	Depth int `json:"depth"`
 	// Chain lists the image names from the origin to the base.
-	Chain []string
+	Chain []string `json:"chain"`
 	// Origin is the first updated image of the cascade, "repo@sha256:…".
-	Origin string
+	Origin string `json:"origin"`
 }
 
 // Bounds on templates: they come from a config file that may arrive in a
@@ -71,6 +72,14 @@ var templateFuncs = template.FuncMap{
 	"upper": strings.ToUpper,
 	// join joins a list, for .Cascade.Chain (range is not allowed).
 	"join": func(elems []string, sep string) string { return strings.Join(elems, sep) },
+	// json renders a value of the data model as compact JSON: {{ json
+	// .Cascade }} is the cascade context a workflow_dispatch input carries
+	// to the dependent's own cascade step ({"id","depth","chain","origin"},
+	// the shape --cascade-context reads).
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
 }
 
 // allowedBuiltins are the text/template builtins a template may call.

@@ -15,6 +15,11 @@ const (
 	Partial   = 3 // partial failure — some targets failed
 	Transient = 4 // transient failure, retries exhausted, before any write
 	Refused   = 5 // refused for safety
+	// Interrupted: the run was cancelled (SIGINT, SIGTERM, a deadline)
+	// part-way; the report lists what was done before it stopped, and what
+	// was dispatched is recorded, so a re-run does only the rest. 130 is
+	// the shells' code for a job ended by SIGINT.
+	Interrupted = 130
 )
 
 // Error carries an exit code class alongside the wrapped error.
@@ -44,6 +49,9 @@ func AsTransient(err error) error { return wrap(Transient, err) }
 
 // AsRefused marks err as refused for safety (exit 5).
 func AsRefused(err error) error { return wrap(Refused, err) }
+
+// AsInterrupted marks err as a cancelled run (exit 130).
+func AsInterrupted(err error) error { return wrap(Interrupted, err) }
 
 // Of returns the exit code for err: 0 for nil, the code of the outermost
 // classified error in the chain, or Internal when nothing classified it.

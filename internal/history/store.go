@@ -126,7 +126,7 @@ func (s *Store) Record(ctx context.Context, image imageref.Ref, g Generation) er
 	err = retry.Do(ctx, s.o.Policy, func(ctx context.Context) error {
 		api, err := s.hasReferrersAPI(ctx, subject)
 		if err == nil {
-			err = s.write(ctx, subject, body, g.Time, !api)
+			err = s.write(ctx, subject, body, g.Time, !api, headTag(g.Tag))
 		}
 		return retryable(err)
 	})
@@ -135,7 +135,10 @@ func (s *Store) Record(ctx context.Context, image imageref.Ref, g Generation) er
 
 // write pushes one record artifact for subject, tagged with recordTag when
 // tagged. The subject must exist: its descriptor goes into the manifest.
-func (s *Store) write(ctx context.Context, subject name.Digest, body []byte, at time.Time, tagged bool) error {
+//
+// head, when not empty, is also pointed at the record: the tag's head
+// pointer, which Latest reads (last writer wins; see headTag).
+func (s *Store) write(ctx context.Context, subject name.Digest, body []byte, at time.Time, tagged bool, head string) error {
 	opts := s.remote(ctx)
 	sub, err := remote.Head(subject, opts...)
 	if err != nil {
@@ -176,6 +179,11 @@ func (s *Store) write(ctx context.Context, subject name.Digest, body []byte, at 
 	}
 	if err := pusher.Put(ctx, ref, rawManifest(raw)); err != nil {
 		return fmt.Errorf("pushing the record to %s: %w", subject.Context(), err)
+	}
+	if head != "" {
+		if err := pusher.Put(ctx, subject.Context().Tag(head), rawManifest(raw)); err != nil {
+			return fmt.Errorf("pointing %s at the record in %s: %w", head, subject.Context(), err)
+		}
 	}
 	return nil
 }

@@ -294,7 +294,7 @@ func TestLoadUntaggedFallbackRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.write(ctxT(t), mustDigestRef(t, img), body, t0, false); err != nil {
+	if err := s.write(ctxT(t), mustDigestRef(t, img), body, t0, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Load(ctxT(t), img)

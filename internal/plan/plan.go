@@ -47,6 +47,11 @@ type Plan struct {
 	Roots      []string    `json:"roots"`
 	Dependents []Dependent `json:"dependents"`
 	Summary    Summary     `json:"summary"`
+	// Refusals are the reasons a run of this plan would be refused before
+	// anything is sent (blast radius, depth, a loop, a template or secret
+	// that cannot be used, a rollback): the run's phase 1, which `cascade
+	// plan` runs too. Empty when a run would go ahead.
+	Refusals []string `json:"refusals"`
 }
 
 // Summary counts the dependents by verdict and the planned dispatches.
@@ -124,6 +129,7 @@ func Build(in Input) *Plan {
 		Index:         in.Base.Index,
 		Roots:         []string{},
 		Dependents:    []Dependent{},
+		Refusals:      []string{},
 	}
 	for _, r := range in.Roots {
 		p.Roots = append(p.Roots, r.ID)

@@ -105,7 +105,26 @@ func planText(w io.Writer, p *plan.Plan) error {
 	if s.Stale == 0 && s.Unknown == 0 {
 		fmt.Fprintln(w, "Everything is up to date.")
 	}
+	refusalsText(w, p.Refusals, false)
 	return nil
+}
+
+// refusalsText lists why a run of the plan would be refused.
+func refusalsText(w io.Writer, refusals []string, md bool) {
+	if len(refusals) == 0 {
+		return
+	}
+	if md {
+		fmt.Fprintln(w, "\n**A run would be refused before anything is sent:**")
+		for _, r := range refusals {
+			fmt.Fprintf(w, "- %s\n", mdCell(r))
+		}
+		return
+	}
+	fmt.Fprintln(w, "\nA run would be refused before anything is sent:")
+	for _, r := range refusals {
+		fmt.Fprintf(w, "  - %s\n", oneLine(r))
+	}
 }
 
 func dash(s string) string {
@@ -143,6 +162,7 @@ func planMarkdown(w io.Writer, p *plan.Plan) error {
 	}
 	s := p.Summary
 	fmt.Fprintf(w, "\n**%d** dependents: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, s.Stale, s.Current, s.Unknown, s.Dispatches)
+	refusalsText(w, p.Refusals, true)
 	return nil
 }
 
