@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/crane"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/githubtest"
@@ -300,5 +301,60 @@ func TestRunPartialFailure(t *testing.T) {
 	}
 	if !strings.Contains(errs, "app-hook") {
 		t.Errorf("the error should name the failed target: %s", errs)
+	}
+}
+
+// TestR31_MaxDispatchesZeroRefused: --max-dispatches 0 (flag or
+// variable) is invalid, not "no limit": exit 2, nothing sent.
+func TestR31_MaxDispatchesZeroRefused(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	t.Setenv("HOOK_SECRET", "s3cret")
+	if code, _, errs := f.run(t, "--max-dispatches", "0"); code != exitcode.Invalid || !strings.Contains(errs, "at least 1") {
+		t.Errorf("flag: exit %d: %s", code, errs)
+	}
+	t.Setenv("CASCADE_MAX_DISPATCHES", "0")
+	if code, _, errs := f.run(t); code != exitcode.Invalid {
+		t.Errorf("variable: exit %d: %s", code, errs)
+	}
+	if len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {
+		t.Error("dispatched with --max-dispatches 0")
+	}
+}
+
+// TestR30_PlanShowsTheRefusalsRunWouldMake: with a depth limit that only
+// the tier app-rb's rebase opens exceeds, plan lists the refusal and exits
+// 5, and run refuses before rebasing anything.
+func TestR30_PlanShowsTheRefusalsRunWouldMake(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	t.Setenv("HOOK_SECRET", "s3cret")
+	cfg := filepath.Join(f.ws, "cascade.yaml")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, cfg, string(data)+"limits: {maxDepth: 1}\n")
+	code, out, errs := run(t, "plan", "--image", f.baseRef, "--workspace", f.ws, "-o", "json")
+	if code != exitcode.Refused || !strings.Contains(out, `"refusals": [`) || !strings.Contains(out, "cascade too deep: child") {
+		t.Errorf("plan: exit %d, want 5 with the refusal listed:\n%s\n%s", code, out, errs)
+	}
+	digestOf := func() string {
+		d, err := crane.Digest(f.reg.Ref("acme/app-rb:latest"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	before := digestOf()
+	code, r, errs := f.run(t)
+	if code != exitcode.Refused || len(r.Plan.Refusals) == 0 {
+		t.Errorf("run: exit %d, want 5: %s", code, errs)
+	}
+	if after := digestOf(); after != before {
+		t.Error("app-rb was rebased and pushed before the refusal")
+	}
+	if len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {
+		t.Error("dispatched before the refusal")
 	}
 }
