@@ -70,3 +70,17 @@ func TestRenderErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderCascadeAsJSON: {{ json .Cascade }} is the shape
+// --cascade-context reads back.
+func TestRenderCascadeAsJSON(t *testing.T) {
+	t.Parallel()
+	got, err := Render("{{ json .Cascade }}", SampleTemplateData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"app-a-111111111111","depth":2,"chain":["centos","httpd-base"],"origin":"quay.io/centos/centos@sha256:3333333333333333333333333333333333333333333333333333333333333333"}`
+	if got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
