@@ -95,7 +95,7 @@ func outputs(r *report.Run) ([][2]string, error) {
 			}
 		}
 		for _, o := range r.Dispatches {
-			if o.Status != dispatch.StatusDispatched && o.Status != dispatch.StatusAlreadyDispatched {
+			if !o.Status.Started() {
 				continue
 			}
 			dispatched = append(dispatched, dispatchedOutcome{Name: o.Name, Kind: o.Kind, Status: o.Status, Key: o.Key, Detail: o.Detail, RunID: o.RunID})

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/imagecascade/cascade/internal/dispatch"
 	"github.com/imagecascade/cascade/internal/report"
 )
 
@@ -33,7 +32,7 @@ func writeTektonResults(dir string, r *report.Run) error {
 			}
 		}
 		for _, o := range r.Dispatches {
-			if o.Status == dispatch.StatusDispatched || o.Status == dispatch.StatusAlreadyDispatched {
+			if o.Status.Started() {
 				dispatched = append(dispatched, o.Name)
 			}
 		}

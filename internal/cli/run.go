@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -32,6 +33,7 @@ type runFlags struct {
 	cascadeContext  string
 	kubeconfig      string
 	allowRollback   bool
+	claimSettle     time.Duration
 	// maxDispatchesSet: --max-dispatches (or its variable) was given.
 	maxDispatchesSet bool
 }
@@ -81,6 +83,7 @@ the Docker config keychain; webhook secrets from the env var named in the config
 	fl.BoolVar(&f.dispatchUnknown, "dispatch-unknown", false, "also rebuild dependents whose state is unknown")
 	fl.StringVar(&f.cascadeContext, "cascade-context", "", `the incoming cascade as JSON ({"id","depth","chain","origin"}); default: read from the GitHub event that started the job`)
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for Tekton rebuilds (default: $KUBECONFIG, else in-cluster)")
+	fl.DurationVar(&f.claimSettle, "claim-settle", history.DefaultClaimSettle, "how long a run waits, after claiming its rebuilds in the registry, for concurrent runs' claims to show (raise it over a slow registry)")
 	fl.BoolVar(&f.allowRollback, "allow-rollback", false, "go ahead even when the digest is older than the tag's current one or one already cascaded (refused otherwise, exit 5)")
 	return cmd
 }
@@ -133,14 +136,17 @@ func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, 
 	if err != nil {
 		return nil, req, err
 	}
+	hist := history.New(history.Options{Transport: res.Transport(), Keychain: res.Keychain(), Insecure: res.Insecure})
 	d := &cascaderun.Deps{
-		Config:      cfg,
-		Planner:     &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()},
-		Tags:        res,
-		History:     history.New(history.Options{Transport: res.Transport(), Keychain: res.Keychain(), Insecure: res.Insecure}),
-		Dispatchers: &dispatchers{cfg: cfg, reg: res, flags: f},
-		Manifests:   &workspaceManifests{cfg: cfg, workspace: f.workspace, write: f.writeFlags},
-		Log:         g.logger(),
+		Config:       cfg,
+		Planner:      &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()},
+		Tags:         res,
+		History:      hist,
+		Dispatchers:  &dispatchers{cfg: cfg, reg: res, flags: f},
+		Claims:       hist,
+		ClaimOptions: history.ClaimOptions{Settle: f.claimSettle},
+		Manifests:    &workspaceManifests{cfg: cfg, workspace: f.workspace, write: f.writeFlags},
+		Log:          g.logger(),
 	}
 	req = cascaderun.Request{Incoming: incoming, DryRun: f.dryRun, DispatchUnknown: f.dispatchUnknown,
 		MaxDispatches: f.maxDispatches, AllowRollback: f.allowRollback}

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,15 +37,17 @@ type hookServer struct {
 	*httptest.Server
 	mu       sync.Mutex
 	bodies   map[string]string // by path
+	hits     map[string]int    // requests by path
 	failPath string
 }
 
 func newHookServer(t *testing.T) *hookServer {
-	h := &hookServer{bodies: map[string]string{}}
+	h := &hookServer{bodies: map[string]string{}, hits: map[string]int{}}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
 		h.bodies[r.URL.Path] = string(body)
+		h.hits[r.URL.Path]++
 		fail := r.URL.Path == h.failPath
 		h.mu.Unlock()
 		if r.Header.Get("X-Cascade-Signature-256") == "" {
@@ -356,5 +359,49 @@ func TestR30_PlanShowsTheRefusalsRunWouldMake(t *testing.T) {
 	}
 	if len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {
 		t.Error("dispatched before the refusal")
+	}
+}
+
+// TestR32_ConcurrentRunsDispatchEachRebuildOnce: three `cascade run`s for
+// the same digest at once: every dependent — repository_dispatch,
+// workflow_dispatch, webhook, rebase, and the webhook the rebase cascades
+// to — is dispatched exactly once, by whichever run claimed it first; the
+// others report it as claimed by another run and exit 0.
+func TestR32_ConcurrentRunsDispatchEachRebuildOnce(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	t.Setenv("HOOK_SECRET", "s3cret")
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	errs := make([]string, 3)
+	for i := range 3 {
+		wg.Go(func() {
+			codes[i], _, errs[i] = run(t, "run", "--image", f.baseRef, "--workspace", f.ws, "--github-api-url", f.gh.URL, "-o", "json")
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 0 {
+			t.Errorf("run %d: exit %d: %s", i, c, errs[i])
+		}
+	}
+	perRepo := map[string]int{}
+	for _, r := range f.gh.Requests() {
+		if r.Method == http.MethodPost {
+			perRepo[r.Path]++
+		}
+	}
+	want := map[string]int{
+		"/repos/acme/app-gh/dispatches":                             1,
+		"/repos/acme/app-wf/actions/workflows/build.yml/dispatches": 1,
+	}
+	if diff := cmp.Diff(want, perRepo); diff != "" {
+		t.Errorf("GitHub dispatches (-want +got):\n%s", diff)
+	}
+	f.hooks.mu.Lock()
+	hits := maps.Clone(f.hooks.hits)
+	f.hooks.mu.Unlock()
+	if diff := cmp.Diff(map[string]int{"/app-hook": 1, "/child": 1}, hits); diff != "" {
+		t.Errorf("webhook deliveries (-want +got):\n%s", diff)
 	}
 }

@@ -82,7 +82,18 @@ const (
 	StatusFailed Status = "failed"
 	// StatusSkipped: nothing was done (a dry run, or nothing to do).
 	StatusSkipped Status = "skipped"
+	// StatusClaimed: a concurrent run holds this rebuild's claim and
+	// dispatches it; this run left it alone (a success: it is started
+	// exactly once).
+	StatusClaimed Status = "claimed-by-another-run"
 )
+
+// Started reports whether s means the rebuild was, or is being, started:
+// by this run (dispatched), earlier (already-dispatched) or by a
+// concurrent run holding its claim.
+func (s Status) Started() bool {
+	return s == StatusDispatched || s == StatusAlreadyDispatched || s == StatusClaimed
+}
 
 // OK reports whether s counts as success.
 func (s Status) OK() bool { return s != StatusFailed }

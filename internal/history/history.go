@@ -57,6 +57,9 @@ type Generation struct {
 	CascadeID string   `json:"cascadeId,omitempty"`
 	Origin    string   `json:"origin,omitempty"`
 	Chain     []string `json:"chain,omitempty"`
+	// RunID identifies the run that wrote the record: it settles that
+	// run's claims (see Store.Claim).
+	RunID string `json:"runId,omitempty"`
 	// Dispatches are the run's dispatches, one per dependent.
 	Dispatches []Dispatch `json:"dispatches"`
 }

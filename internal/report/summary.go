@@ -108,7 +108,7 @@ func outcomeIcon(s dispatch.Status) string {
 	switch s {
 	case dispatch.StatusDispatched:
 		return "🚀"
-	case dispatch.StatusAlreadyDispatched:
+	case dispatch.StatusAlreadyDispatched, dispatch.StatusClaimed:
 		return "✅"
 	case dispatch.StatusFailed:
 		return "❌"

@@ -86,6 +86,13 @@ type History interface {
 	Newer(ctx context.Context, image imageref.Ref, latest *history.Generation, digest imageref.Digest) (bool, error)
 }
 
+// Claims claims dedup keys in the registry before they are dispatched
+// (history.Store.Claim): of concurrent runs, re-runs and runs after a crash,
+// exactly one dispatches each rebuild.
+type Claims interface {
+	Claim(ctx context.Context, base imageref.Ref, runID string, keys []string, o history.ClaimOptions) (map[string]bool, error)
+}
+
 // Dispatchers builds the dispatcher of a rebuild kind. For fails when the
 // dispatcher cannot be used at all (no token, no cluster config): phase 1
 // calls it for every kind the run needs, so that is a refusal, not a
@@ -112,6 +119,13 @@ type Deps struct {
 	History History
 	// Dispatchers builds dispatchers; nil makes every target fail.
 	Dispatchers Dispatchers
+	// Claims, when set, are claimed before each tier is dispatched.
+	Claims Claims
+	// ClaimOptions tune the claims (history's defaults when zero).
+	ClaimOptions history.ClaimOptions
+	// RunID identifies this run in claims and records (a random one when
+	// empty).
+	RunID string
 	// Manifests, when set, pins the updated image's own new digest.
 	Manifests Manifests
 	// Getenv reads webhook secrets for the preflight (os.LookupEnv when
@@ -165,6 +179,7 @@ type Prepared struct {
 	chain    []string
 	// manifests, computed without writing (nil when none to pin).
 	manifests *manifests.Result
+	runID     string
 	// Refused is why the run may not go ahead (nil when it may).
 	Refused error
 	// Nothing is set when the run deliberately does nothing (R27).
@@ -195,7 +210,10 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 	out := &report.Run{SchemaVersion: 1, DryRun: req.DryRun, Plan: p, Dispatches: []dispatch.Outcome{}}
 	ref := req.Image
 	ref.Digest = imageref.Digest(p.Digest)
-	pr := &Prepared{req: req, out: out, ref: ref, limit: d.Config.Limits.MaxDispatches}
+	pr := &Prepared{req: req, out: out, ref: ref, limit: d.Config.Limits.MaxDispatches, runID: d.RunID}
+	if pr.runID == "" {
+		pr.runID = history.NewRunID()
+	}
 	if req.MaxDispatches > 0 {
 		pr.limit = req.MaxDispatches
 	}
@@ -523,6 +541,22 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			interrupted = true
 			break
 		}
+		// Claim the tier's rebuilds; what a concurrent run holds is its.
+		var lostTargets []dispatch.Target
+		var lost []dispatch.Outcome
+		if d.Claims != nil && !p.req.NoRecord {
+			won, lt, lo, err := p.claim(ctx, d, targets)
+			lostTargets, lost = lt, lo
+			if err != nil {
+				if touched {
+					err = exitcode.AsPartial(err)
+				}
+				errs = append(errs, fmt.Errorf("%w (nothing of this tier was dispatched)", err))
+				break
+			}
+			out.Dispatches = append(out.Dispatches, lost...)
+			targets = won
+		}
 		dmap := map[string]dispatch.Dispatcher{}
 		for _, tg := range targets {
 			kind := tg.Rebuild.Kind()
@@ -534,7 +568,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			}
 		}
 		start := d.now()
-		log.Info("dispatching", "base", t.base.Short(), "targets", len(targets))
+		log.Info("dispatching", "base", t.base.Short(), "targets", len(targets), "claimed-by-others", len(lost))
 		outcomes, err := dispatch.Run(ctx, targets, dmap, dispatch.RunOptions{})
 		if err != nil {
 			return errors.Join(append(errs, err)...)
@@ -550,8 +584,11 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 		log.Info("dispatched", "base", t.base.Short(), "ok", ok, "failed", len(outcomes)-ok, "elapsed", d.now().Sub(start).Round(time.Millisecond))
 		// A tier where nothing was started leaves no record: nothing
 		// needs remembering, and exit 4 keeps meaning "nothing written".
-		if d.History != nil && !p.req.NoRecord && ok > 0 {
-			if err := p.record(ctx, d, t, targets, outcomes); err != nil {
+		// The keys a concurrent run won are recorded too: that settles this
+		// run's claim on them, so the next claimant can retry them if the
+		// winner fails.
+		if d.History != nil && !p.req.NoRecord && (ok > 0 || len(lost) > 0) {
+			if err := p.record(ctx, d, t, append(targets, lostTargets...), append(outcomes, lost...)); err != nil {
 				errs = append(errs, err)
 			} else {
 				touched = true
@@ -611,6 +648,36 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 	return honest(errors.Join(errs...), touched)
 }
 
+// claim claims targets' keys, base by base, and splits them into those
+// this run dispatches and the outcomes of those another run holds.
+func (p *Prepared) claim(ctx context.Context, d *Deps, targets []dispatch.Target) (won, lostTargets []dispatch.Target, lost []dispatch.Outcome, err error) {
+	for _, b := range basesOf(targets) {
+		var keys []string
+		for _, t := range targets {
+			if t.Base.Ref.String() == b.String() {
+				keys = append(keys, t.Key())
+			}
+		}
+		mine, err := d.Claims.Claim(ctx, b, p.runID, keys, d.ClaimOptions)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, t := range targets {
+			if t.Base.Ref.String() != b.String() {
+				continue
+			}
+			if mine[t.Key()] {
+				won = append(won, t)
+				continue
+			}
+			lostTargets = append(lostTargets, t)
+			lost = append(lost, dispatch.Outcome{Name: t.Name, Kind: t.Rebuild.Kind(), Key: t.Key(), Status: dispatch.StatusClaimed,
+				Detail: "a concurrent run claimed this rebuild first and dispatches it"})
+		}
+	}
+	return won, lostTargets, lost, nil
+}
+
 // honest keeps exit 4's promise — nothing was written or sent — by turning a
 // transient failure into a partial one (3) once something was.
 func honest(err error, touched bool) error {
@@ -648,7 +715,7 @@ func (p *Prepared) record(ctx context.Context, d *Deps, t tierInfo, targets []di
 	now := d.now()
 	var errs []error
 	for _, b := range basesOf(targets) {
-		g := history.Generation{}
+		g := history.Generation{RunID: p.runID}
 		if b.String() == t.base.String() {
 			g.Previous = t.previous
 		}

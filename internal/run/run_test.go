@@ -57,8 +57,13 @@ type fakeDispatcher struct {
 	got  []dispatch.Target
 	hang map[string]bool
 	fail map[string]error
-	// started is closed when a hanging dispatch starts.
+	// started is closed when a hanging dispatch starts, after waiting
+	// for after (when set).
 	started chan struct{}
+	after   chan struct{}
+	// done, when set, is closed after the first dispatch that succeeds.
+	done     chan struct{}
+	doneOnce sync.Once
 }
 
 func (f *fakeDispatcher) Kind() string { return f.kind }
@@ -69,6 +74,9 @@ func (f *fakeDispatcher) Dispatch(ctx context.Context, t dispatch.Target) dispat
 	f.mu.Unlock()
 	o := dispatch.Outcome{Name: t.Name, Kind: f.kind, Key: t.Key(), Attempts: 1}
 	if f.hang[t.Name] {
+		if f.after != nil {
+			<-f.after
+		}
 		close(f.started)
 		<-ctx.Done()
 		o.Status, o.Err = dispatch.StatusFailed, ctx.Err()
@@ -79,6 +87,9 @@ func (f *fakeDispatcher) Dispatch(ctx context.Context, t dispatch.Target) dispat
 		return o
 	}
 	o.Status = dispatch.StatusDispatched
+	if f.done != nil {
+		f.doneOnce.Do(func() { close(f.done) })
+	}
 	if f.kind == "rebase" {
 		o.NewDigest = dg('r')
 	}
@@ -412,8 +423,9 @@ func TestR31_TemplateOrSecretFailingForOneTargetRefusesAll(t *testing.T) {
 func TestR33_CancelledRunRecordsWhatWasDelivered(t *testing.T) {
 	t.Parallel()
 	s := newStream(map[string]string{"fast": "github", "slow": "webhook"}, 0)
-	hook := &fakeDispatcher{kind: "webhook", hang: map[string]bool{"slow": true}, started: make(chan struct{})}
-	ds := fakeDispatchers{"github": {kind: "github"}, "webhook": hook}
+	fast := &fakeDispatcher{kind: "github", done: make(chan struct{})}
+	hook := &fakeDispatcher{kind: "webhook", hang: map[string]bool{"slow": true}, started: make(chan struct{}), after: fast.done}
+	ds := fakeDispatchers{"github": fast, "webhook": hook}
 	h, m := &fakeHistory{}, &fakeManifests{changed: 2}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
