@@ -132,7 +132,6 @@ func keysFor(keys []string, round int) []string {
 	return out
 }
 
-
 // TestClaimTooSlowFailsSafe: a claim the registry stores more slowly than
 // the settle time may have been missed by a concurrent run: nothing is
 // won, the error is transient, and the claim is released on the record so
