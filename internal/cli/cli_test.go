@@ -211,3 +211,16 @@ func TestRegistryRetryBudgetFlag(t *testing.T) {
 		t.Errorf("negative budget: exit %d, %s; want 2", code, errs)
 	}
 }
+
+// TestLogLevelValidated: an unknown --log-level (or CASCADE_LOG_LEVEL) is
+// invalid input, not silently "warn".
+func TestLogLevelValidated(t *testing.T) {
+	t.Parallel()
+	code, _, errs := run(t, "version", "--log-level", "verbose")
+	if code != 2 || !strings.Contains(errs, "want debug, info, warn or error") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+	if code, _, errs := run(t, "version", "--log-level", "INFO"); code != 0 {
+		t.Errorf("INFO: exit %d: %s", code, errs)
+	}
+}

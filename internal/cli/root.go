@@ -95,11 +95,19 @@ Start with:
 
 Every flag can also be set as CASCADE_<FLAG> (e.g. CASCADE_CONFIG, CASCADE_DRY_RUN).
 Exit codes: 0 success (including nothing to do), 1 internal error, 2 invalid input
-or config, 3 partial failure, 4 transient failure (safe to re-run), 5 refused for safety.`,
+or config, 3 partial failure, 4 transient failure (safe to re-run), 5 refused for safety,
+130 interrupted part-way (what was done is reported and recorded).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return envFallback(cmd)
+			if err := envFallback(cmd); err != nil {
+				return err
+			}
+			switch strings.ToLower(g.logLevel) {
+			case "debug", "info", "warn", "error":
+				return nil
+			}
+			return exitcode.AsInvalid(fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")

@@ -405,3 +405,20 @@ func TestR32_ConcurrentRunsDispatchEachRebuildOnce(t *testing.T) {
 		t.Errorf("webhook deliveries (-want +got):\n%s", diff)
 	}
 }
+
+// TestRunProgressAtInfo: --log-level info prints one line per stage and
+// per tier, with counts and the time taken.
+func TestRunProgressAtInfo(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	t.Setenv("HOOK_SECRET", "s3cret")
+	code, _, errs := f.run(t, "--log-level", "info")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{`msg=planning`, `msg=planned dependents=5 stale=5`, `msg=dispatching`, `msg=dispatched`, `ok=4`, `elapsed=`} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}
