@@ -1,4 +1,4 @@
-// Package b1 is benchmark B1 of PERFORMANCE.md: pinning a new digest in a
+// Package b1 is benchmark B1 of docs/benchmarks.md: pinning a new digest in a
 // generated tree of YAML manifests, cascade side by side with the peers a
 // team would otherwise use (sed -i, a yq -i loop, kustomize edit set image).
 //

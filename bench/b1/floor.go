@@ -19,11 +19,11 @@ import (
 
 // Floor is the table's "floor" contender: the work that cascade's choices
 // and promises require of any update of the tree, and nothing else. It
-// parses with go.yaml.in/yaml/v3 (ENGINEERING.md's locator) every document
+// parses with go.yaml.in/yaml/v3 (the locator docs/architecture.md chose) every document
 // that names the repository's last path component as a whole word — the
 // documents cascade must parse to find the references and report the ones
 // it leaves alone — then parses again each document that changes
-// (RELIABILITY.md promise 5), and replaces each changed file atomically:
+// (docs/reliability.md, promise 5), and replaces each changed file atomically:
 // a temporary file in the same folder, written, fsynced and renamed, then
 // the folder fsynced once (promise 8). It is told the answer: the new
 // content is read from the expected tree, so it computes no edit, checks

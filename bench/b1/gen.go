@@ -45,7 +45,7 @@ type Spec struct {
 	Padding float64
 }
 
-// B1 is the workload of PERFORMANCE.md.
+// B1 is the workload of docs/benchmarks.md.
 func B1() Spec { return Spec{Files: 10000, Targets: 1000, Seed: 1, Padding: 1.15} }
 
 // Smoke is a small workload that keeps the harness from rotting.

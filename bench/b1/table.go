@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 )
 
-// Targets of PERFORMANCE.md for B1 (and B5's memory bound on the B1 tree).
+// Targets of docs/benchmarks.md for B1 (and B5's memory bound on the B1 tree).
 const (
 	MaxRatioToSed   = 2.0
 	MinSpeedupOverY = 10.0

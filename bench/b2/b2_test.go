@@ -101,7 +101,7 @@ func TestHarnessMemory(t *testing.T) {
 }
 
 // TestGenerateIsDeterministic: the same spec gives the same digests and
-// expectations; the expectations follow PRODUCT.md's rules.
+// expectations; the expectations follow the staleness rules of docs/contract.md.
 func TestGenerateIsDeterministic(t *testing.T) {
 	t.Parallel()
 	a, err := b2.Generate(small, "127.0.0.1:5000")

@@ -1,4 +1,4 @@
-// Package b2 is benchmark B2 of PERFORMANCE.md, and the plan half of B5:
+// Package b2 is benchmark B2 of docs/benchmarks.md, and the plan half of B5:
 // `cascade plan` on a generated image stream in a real registry 20 ms away,
 // side by side with a sequential `crane manifest` loop and against the
 // round-trip limit ⌈requests ÷ concurrency⌉ × latency.

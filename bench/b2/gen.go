@@ -42,7 +42,7 @@ type Spec struct {
 	Seed uint64 `json:"seed"`
 }
 
-// B2 is the stream of PERFORMANCE.md's B2.
+// B2 is the stream of benchmark B2 (docs/benchmarks.md).
 func B2() Spec { return Spec{Dependents: 2000, Tiers: 5, MultiArch: 0.2, Stale: 0.3, Seed: 1} }
 
 // B5 is B2's stream at B5's size, 10,000 images.
@@ -142,7 +142,7 @@ func (s *Stream) Truth() Truth {
 }
 
 // Allowance is the most registry requests the dependents may cost under
-// PERFORMANCE.md's target: one per dependent, plus one per platform
+// B2's target (docs/benchmarks.md): one per dependent, plus one per platform
 // manifest of a multi-arch one.
 func (s *Stream) Allowance() int {
 	t := s.Truth()
@@ -232,7 +232,7 @@ func Generate(spec Spec, host string) (*Stream, error) {
 	return s, nil
 }
 
-// want is the verdict of PRODUCT.md's staleness rules: an image whose
+// want is the verdict of the staleness rules of docs/contract.md: an image whose
 // parent is rebuilt is carried by that rebuild's cascade; otherwise it is
 // stale when any platform records an older parent build, else current.
 func want(parent, n *Node) Want {

@@ -12,7 +12,7 @@ import (
 	"github.com/imagecascade/cascade/internal/registry"
 )
 
-// Targets of PERFORMANCE.md for B2 and B5's plan.
+// Targets of docs/benchmarks.md for B2 and B5's plan.
 const (
 	MaxRatioToLimit = 1.5
 	MaxRSSKiB       = 256 << 10

@@ -33,7 +33,7 @@ type Spec struct {
 	Raw Raw
 }
 
-// B3 is PERFORMANCE.md's workload: 500 Tekton dependents.
+// B3 is docs/benchmarks.md's workload: 500 Tekton dependents.
 func B3() Spec { return Spec{N: 500, Raw: CascadeClient()} }
 
 // Smoke is the small version: 20 PipelineRuns.

@@ -8,7 +8,7 @@ import (
 	"github.com/imagecascade/cascade/bench/measure"
 )
 
-// MinRatioToRaw is PERFORMANCE.md's bound: cascade ≥ 0.8 × raw throughput.
+// MinRatioToRaw is docs/benchmarks.md's bound: cascade ≥ 0.8 × raw throughput.
 const MinRatioToRaw = 0.8
 
 func find(results []Result, name string) (Result, bool) {

@@ -1,4 +1,4 @@
-// Package b4 is benchmark B4 of PERFORMANCE.md: `cascade run` dispatching
+// Package b4 is benchmark B4 of docs/benchmarks.md: `cascade run` dispatching
 // the rebuilds of N GitHub dependents (repository_dispatch) through the
 // offline GitHub API emulator (internal/githubtest) with a latency on every
 // request and GitHub's secondary rate limits enforced. The peer is GitHub's

@@ -34,7 +34,7 @@ type Spec struct {
 	GapTolerance time.Duration
 }
 
-// B4 is PERFORMANCE.md's workload: 200 dependents, 50 ms per request.
+// B4 is docs/benchmarks.md's workload: 200 dependents, 50 ms per request.
 func B4() Spec {
 	return Spec{N: 200, Latency: 50 * time.Millisecond, Spacing: retry.DefaultGap, GapTolerance: DefaultGapTolerance}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/imagecascade/cascade/bench/measure"
 )
 
-// MaxRatioToLimit is PERFORMANCE.md's bound: total ≤ 1.05 × N × spacing.
+// MaxRatioToLimit is docs/benchmarks.md's bound: total ≤ 1.05 × N × spacing.
 const MaxRatioToLimit = 1.05
 
 // Correct reports whether every run dispatched each dependent exactly once

@@ -1,4 +1,4 @@
-// Package b6 is benchmark B6 of PERFORMANCE.md: cascade's start-up
+// Package b6 is benchmark B6 of docs/benchmarks.md: cascade's start-up
 // (`cascade version`, ≤ 30 ms) and the size of its container image
 // (≤ 40 MB), built the Dockerfile's offline way with real buildah.
 //
@@ -27,7 +27,7 @@ import (
 	"github.com/imagecascade/cascade/internal/testenv"
 )
 
-// Targets of PERFORMANCE.md.
+// Targets of docs/benchmarks.md.
 const (
 	MaxStartup   = 30 * time.Millisecond
 	MaxImageSize = 40 << 20

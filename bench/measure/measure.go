@@ -1,6 +1,6 @@
 // Package measure is what every benchmark of bench/ shares: timing a
 // command (wall time and peak RSS), medians over runs, and the verdicts on
-// PERFORMANCE.md's targets that bench/run collects into one summary.
+// docs/benchmarks.md's targets that bench/run collects into one summary.
 //
 // A benchmark program appends its verdicts to the file named by
 // $CASCADE_BENCH_SUMMARY (JSON lines, see AppendVerdicts) and bench/run

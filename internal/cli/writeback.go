@@ -72,7 +72,7 @@ func (w *writeFlags) ownerRepo() (string, string, error) {
 	return owner, name, nil
 }
 
-// githubToken reads the token the way PRODUCT.md says: CASCADE_GITHUB_TOKEN,
+// githubToken reads the token the way docs/contract.md ("Environment") says: CASCADE_GITHUB_TOKEN,
 // else GITHUB_TOKEN. It is never a flag, so it never reaches argv.
 func githubToken() string {
 	if t := os.Getenv("CASCADE_GITHUB_TOKEN"); t != "" {

@@ -1,6 +1,6 @@
 // Package config loads and validates cascade.yaml, the file that lists the
-// images built on a base image and how each is rebuilt (PRODUCT.md, "Config:
-// cascade.yaml"). Parse and Load decode it strictly (unknown keys are
+// images built on a base image and how each is rebuilt (docs/contract.md,
+// "Configuration: cascade.yaml"). Parse and Load decode it strictly (unknown keys are
 // errors), apply defaults and validate it, reporting every problem at once
 // with its field path, classified as invalid input (exit 2).
 package config

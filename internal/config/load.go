@@ -22,7 +22,7 @@ const DefaultFile = "cascade.yaml"
 
 // MaxFileSize is the largest config file cascade reads (4 MiB); anything
 // larger is refused before parsing. A stream of 10,000 images (B5 of
-// PERFORMANCE.md) written as the example is, one block per image, is
+// docs/benchmarks.md) written as the example is, one block per image, is
 // ~1.7 MB; 4 MiB leaves room for ~25,000 and still bounds the parse.
 const MaxFileSize = 4 << 20
 

@@ -513,7 +513,7 @@ images:
 }
 
 // TestParseLargeStream: a stream of thousands of images (B5 of
-// PERFORMANCE.md plans 10,000), one block per image as in the example, is
+// docs/benchmarks.md plans 10,000), one block per image as in the example, is
 // over 1 MiB and loads.
 func TestParseLargeStream(t *testing.T) {
 	t.Parallel()

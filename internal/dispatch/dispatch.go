@@ -3,7 +3,7 @@
 // webhooks and in-registry rebases, each behind the one-method Dispatcher
 // interface. Run fans targets out best-effort (one failure never cancels the
 // others) and Summarize turns the outcomes into cascade's exit codes. Every
-// dispatcher is idempotent per dedup key (RELIABILITY.md promise 3), retries
+// dispatcher is idempotent per dedup key (docs/reliability.md, promise 3), retries
 // through package retry (promise 4) and keeps credentials out of its errors
 // (promise 7).
 package dispatch

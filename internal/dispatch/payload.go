@@ -16,7 +16,7 @@ const (
 )
 
 // Payload is the JSON body every push-style dispatch carries: the
-// repository_dispatch client_payload and the webhook body (PRODUCT.md,
+// repository_dispatch client_payload and the webhook body (docs/contract.md,
 // "Dispatch payloads"). Fields are added, never renamed.
 type Payload struct {
 	// Image is the updated base as configured (repository and tag).

@@ -48,7 +48,7 @@ type change struct {
 func (c change) end() int { return c.off + len(c.old) }
 
 // Pin moves the references of a Dockerfile that track the updated image to
-// its digest (PRODUCT.md, "Manifests"): FROM, COPY --from and RUN
+// its digest (docs/contract.md, "Manifests"): FROM, COPY --from and RUN
 // --mount=from= references, and the global ARG defaults they expand from.
 // REPO:TAG and REPO:TAG@old become REPO:TAG@NEW, REPO@old becomes REPO@NEW,
 // REPO counts as REPO:latest; another tag of the repository is skipped with

@@ -1,5 +1,5 @@
 // Package exitcode classifies errors into the exit codes of cascade's public
-// contract (PRODUCT.md, "Exit codes"). Packages wrap an error with one of the
+// contract (docs/contract.md, "Exit codes"). Packages wrap an error with one of the
 // constructors below where they know its class; main maps the error chain to
 // a process exit code with Of. Wrapping with fmt.Errorf("...: %w", err) keeps
 // the class.

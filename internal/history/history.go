@@ -1,10 +1,10 @@
-// Package history keeps cascade's "virtual repository" (PRODUCT.md,
-// "History"): for every digest an image is updated to, a record of the
+// Package history keeps cascade's "virtual repository" (docs/contract.md,
+// "History record"): for every digest an image is updated to, a record of the
 // generation — the digest before, the time, and each dispatch with its
 // outcome — stored in the registry next to the image as an OCI artifact whose
 // subject is the new digest. The records make re-runs idempotent: a
 // (dependent, digest) dispatched successfully is not dispatched again, a
-// failed one is retried (RELIABILITY.md, promises 3 and 9).
+// failed one is retried (docs/reliability.md, promises 3 and 9).
 //
 // Each run appends its own artifact (records are immutable; nothing is read,
 // modified and written back); Load merges all the records of a digest.

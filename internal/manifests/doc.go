@@ -12,7 +12,7 @@
 // exactly one appended "digest" key). Anything else is an error and the file
 // is left untouched.
 //
-// Matching follows PRODUCT.md ("Manifests") for an updated REPO:TAG@NEW:
+// Matching follows docs/contract.md ("Manifests") for an updated REPO:TAG@NEW:
 //
 //   - REPO:TAG and REPO:TAG@old become REPO:TAG@NEW;
 //   - a digest-only pin REPO@old becomes REPO@NEW;

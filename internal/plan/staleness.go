@@ -10,7 +10,7 @@ import (
 // Status is the staleness verdict for a dependent.
 type Status string
 
-// The verdicts of PRODUCT.md ("Staleness").
+// The verdicts of docs/contract.md ("Staleness").
 const (
 	Stale   Status = "stale"
 	Current Status = "current"
@@ -20,7 +20,7 @@ const (
 // Evidence names what a verdict rests on, strongest first.
 type Evidence string
 
-// Evidence kinds, in the order of PRODUCT.md.
+// Evidence kinds, in the order of docs/contract.md ("Staleness").
 const (
 	EvidenceAnnotation Evidence = "annotation" // manifest annotations base.digest/base.name
 	EvidenceLabel      Evidence = "label"      // the same keys as config labels

@@ -23,7 +23,7 @@ import (
 	"github.com/imagecascade/cascade/internal/retry"
 )
 
-// The reliability rows of RELIABILITY.md that the registry client answers
+// The reliability rows of docs/reliability.md that the registry client answers
 // for, driven through the fault proxy in front of the in-process registry.
 
 // epoch is where fake clocks start (a whole second, so HTTP dates are exact).

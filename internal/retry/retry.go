@@ -1,5 +1,5 @@
 // Package retry is the classify-and-retry policy every side effect of
-// cascade goes through (RELIABILITY.md, promise 4): only errors that say they
+// cascade goes through (docs/reliability.md, promise 4): only errors that say they
 // are worth another try are retried — 408, 429, 5xx, rate-limit 403s and
 // connection failures, never 400/401/403/404/422 — with full-jitter
 // exponential backoff inside a total time budget, honouring the wait a

@@ -87,7 +87,7 @@ var (
 // digest: "cascade/<sanitized image path>-<digest12>". The image is
 // normalized first, so every spelling of one repository ("nginx",
 // "docker.io/library/nginx") gives the same branch; tag and digest in image
-// are ignored. It is the pull request's dedup key (RELIABILITY.md promise 3).
+// are ignored. It is the pull request's dedup key (docs/reliability.md, promise 3).
 func BranchName(image, digest string) string {
 	name := image
 	if ref, err := imageref.Parse(image); err == nil {

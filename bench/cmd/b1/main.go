@@ -1,4 +1,4 @@
-// Command b1 runs benchmark B1 of PERFORMANCE.md: it generates the
+// Command b1 runs benchmark B1 of docs/benchmarks.md: it generates the
 // workload, runs cascade and its peers alternately and prints the table.
 // bench/run builds the binaries and calls it; see bench/README.md.
 package main

@@ -1,4 +1,4 @@
-// Command b2 runs benchmark B2 of PERFORMANCE.md (and, with --b5, the plan
+// Command b2 runs benchmark B2 of docs/benchmarks.md (and, with --b5, the plan
 // half of B5): it fills a registry with a generated image stream, runs
 // cascade plan and a crane manifest loop alternately behind a latency
 // proxy, and prints the table. bench/run-b2 and bench/run-b5 build the

@@ -1,4 +1,4 @@
-// Command b4 runs benchmark B4 of PERFORMANCE.md: `cascade run` with N
+// Command b4 runs benchmark B4 of docs/benchmarks.md: `cascade run` with N
 // GitHub dependents against the GitHub API emulator, and prints the table.
 // bench/run-b4 builds the binaries and calls it; see bench/README.md.
 package main

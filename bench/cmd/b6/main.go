@@ -1,4 +1,4 @@
-// Command b6 runs benchmark B6 of PERFORMANCE.md: cascade's start-up and
+// Command b6 runs benchmark B6 of docs/benchmarks.md: cascade's start-up and
 // its container image's size. bench/run-b6 builds the binaries and calls
 // it; see bench/README.md.
 package main

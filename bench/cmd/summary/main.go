@@ -39,7 +39,7 @@ func main() {
 		}
 		return 0
 	})
-	fmt.Println("Targets of PERFORMANCE.md:")
+	fmt.Println("Targets (docs/benchmarks.md):")
 	measure.PrintVerdicts(os.Stdout, vs)
 	failed := 0
 	for _, v := range vs {
