@@ -65,9 +65,10 @@ func importBases(ctx context.Context, g *globals, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	// Upstream bases are not ours to write to: the cascade history is read
-	// but not recorded there, and an import pins no manifests.
-	req.NoRecord = true
+	// Upstream bases are not ours to write to: the history of an import —
+	// claims, records, dedup — lives next to each dependent instead, and
+	// an import pins no manifests.
+	req.AtDependents = true
 	d.Manifests = nil
 	gr, err := d.Planner.Graph()
 	if err != nil {

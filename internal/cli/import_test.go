@@ -2,9 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagecascade/cascade/internal/imagetest"
 )
@@ -57,5 +60,29 @@ images:
 	}
 	if hooks.count() != 2 || !strings.Contains(hooks.bodies["/httpd-base"], `"dependent":"httpd-base"`) {
 		t.Errorf("webhook bodies = %v", hooks.bodies)
+	}
+
+	// The next scheduled import, before the rebuilds have landed: the
+	// dispatches are recorded next to the dependents, so nothing is sent
+	// again.
+	code, out, errs = run(t, "import", "--workspace", ws, "-o", "json")
+	if code != 0 {
+		t.Fatalf("second import: exit %d\n%s\n%s", code, out, errs)
+	}
+	hooks.mu.Lock()
+	hits := maps.Clone(hooks.hits)
+	hooks.mu.Unlock()
+	if diff := cmp.Diff(map[string]int{"/httpd-base": 1, "/pinned": 1}, hits); diff != "" {
+		t.Errorf("deliveries after two imports (-want +got):\n%s", diff)
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range rep.Bases {
+		for _, o := range b.Dispatches {
+			if o.Status != "already-dispatched" {
+				t.Errorf("second import: %s is %s, want already-dispatched", o.Name, o.Status)
+			}
+		}
 	}
 }

@@ -61,10 +61,13 @@ type Request struct {
 	// AllowRollback lets a run whose digest is older than the tag's
 	// current digest, or than a generation already recorded, go ahead.
 	AllowRollback bool
-	// NoRecord reads the history (dedup) but writes none and skips the
-	// rollback check: `cascade import` cascades upstream bases, whose
-	// repositories are not ours to write to.
-	NoRecord bool
+	// AtDependents keeps the history — records, claims, dedup — next to
+	// each dependent (in its repository, at the digest it has now) instead
+	// of next to the base, and skips the rollback check: `cascade import`
+	// cascades upstream bases, whose repositories are not ours to write to.
+	// A record there holds until the dependent is rebuilt (a new digest),
+	// by which time the plan finds it current.
+	AtDependents bool
 }
 
 // Planner plans a cascade from the registry (engine.Engine).
@@ -180,6 +183,8 @@ type Prepared struct {
 	// manifests, computed without writing (nil when none to pin).
 	manifests *manifests.Result
 	runID     string
+	// digests are the dependents' digests now, for AtDependents.
+	digests map[string]imageref.Digest
 	// Refused is why the run may not go ahead (nil when it may).
 	Refused error
 	// Nothing is set when the run deliberately does nothing (R27).
@@ -270,7 +275,7 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 // tag back to an older digest: the registry's tag names another digest now,
 // or a generation recorded after this digest's already moved on.
 func (p *Prepared) checkRollback(ctx context.Context, d *Deps) error {
-	if p.req.AllowRollback || p.req.NoRecord || p.ref.Tag == "" {
+	if p.req.AllowRollback || p.req.AtDependents || p.ref.Tag == "" {
 		return nil
 	}
 	tag := p.ref
@@ -324,7 +329,11 @@ func (p *Prepared) prepareTargets(ctx context.Context, d *Deps, refuse func(erro
 		}
 	}
 	first := targetsOf(d.Config, p.out.Plan, tierInfo{base: p.ref, chain: p.chain, depth: p.req.Incoming.Depth}, p.origin)
-	done, err := alreadyDispatched(ctx, d, first)
+	p.digests = map[string]imageref.Digest{}
+	for _, dep := range p.out.Plan.Dependents {
+		p.digests[dep.Name] = imageref.Digest(dep.Digest)
+	}
+	done, err := p.alreadyDispatched(ctx, d, first)
 	if err != nil {
 		return err
 	}
@@ -383,23 +392,57 @@ func (p *Prepared) prepareTargets(ctx context.Context, d *Deps, refuse func(erro
 	return nil
 }
 
-// alreadyDispatched reads, for each base of targets, the dedup keys the
-// history records as dispatched.
-func alreadyDispatched(ctx context.Context, d *Deps, targets []dispatch.Target) (map[string]bool, error) {
+// alreadyDispatched reads, wherever targets' history lives, the dedup
+// keys recorded as dispatched.
+func (p *Prepared) alreadyDispatched(ctx context.Context, d *Deps, targets []dispatch.Target) (map[string]bool, error) {
 	done := map[string]bool{}
 	if d.History == nil {
 		return done, nil
 	}
-	for _, b := range basesOf(targets) {
-		gens, err := d.History.Load(ctx, b)
+	for _, g := range p.byHistory(targets) {
+		gens, err := d.History.Load(ctx, g.at)
 		if err != nil {
-			return nil, fmt.Errorf("reading the cascade history of %s: %w", b.Short(), err)
+			return nil, fmt.Errorf("reading the cascade history of %s: %w", g.at.Short(), err)
 		}
 		for k := range history.Dispatched(gens) {
 			done[k] = true
 		}
 	}
 	return done, nil
+}
+
+// historyGroup is the targets whose history lives at one image digest.
+type historyGroup struct {
+	at      imageref.Ref
+	targets []int // indexes into the targets grouped
+}
+
+// byHistory groups targets by where their history lives: the base they
+// are dispatched against, or (AtDependents) the dependent itself at the
+// digest it has now. A dependent not in the registry has no such place:
+// its dispatch is neither deduplicated nor recorded.
+func (p *Prepared) byHistory(targets []dispatch.Target) []historyGroup {
+	var out []historyGroup
+	index := map[string]int{}
+	for i, t := range targets {
+		at := t.Base.Ref
+		if p.req.AtDependents {
+			at = t.Image
+			at.Digest = p.digests[t.Name]
+			if at.Digest == "" {
+				continue
+			}
+		}
+		k := at.String()
+		j, ok := index[k]
+		if !ok {
+			j = len(out)
+			index[k] = j
+			out = append(out, historyGroup{at: at})
+		}
+		out[j].targets = append(out[j].targets, i)
+	}
+	return out
 }
 
 // predictedTarget is the target of a later-tier dispatch, against a
@@ -544,7 +587,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 		// Claim the tier's rebuilds; what a concurrent run holds is its.
 		var lostTargets []dispatch.Target
 		var lost []dispatch.Outcome
-		if d.Claims != nil && !p.req.NoRecord {
+		if d.Claims != nil {
 			won, lt, lo, err := p.claim(ctx, d, targets)
 			lostTargets, lost = lt, lo
 			if err != nil {
@@ -587,7 +630,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 		// The keys a concurrent run won are recorded too: that settles this
 		// run's claim on them, so the next claimant can retry them if the
 		// winner fails.
-		if d.History != nil && !p.req.NoRecord && (ok > 0 || len(lost) > 0) {
+		if d.History != nil && (ok > 0 || len(lost) > 0) {
 			if err := p.record(ctx, d, t, append(targets, lostTargets...), append(outcomes, lost...)); err != nil {
 				errs = append(errs, err)
 			} else {
@@ -611,6 +654,9 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 				continue
 			}
 			out.Cascaded = append(out.Cascaded, sub)
+			for _, dep := range sub.Dependents {
+				p.digests[dep.Name] = imageref.Digest(dep.Digest)
+			}
 			prev := ""
 			if dep, ok := dependentsByName(t.plan)[o.Name]; ok {
 				prev = dep.Digest
@@ -651,21 +697,19 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 // claim claims targets' keys, base by base, and splits them into those
 // this run dispatches and the outcomes of those another run holds.
 func (p *Prepared) claim(ctx context.Context, d *Deps, targets []dispatch.Target) (won, lostTargets []dispatch.Target, lost []dispatch.Outcome, err error) {
-	for _, b := range basesOf(targets) {
-		var keys []string
-		for _, t := range targets {
-			if t.Base.Ref.String() == b.String() {
-				keys = append(keys, t.Key())
-			}
+	claimed := make([]bool, len(targets))
+	for _, g := range p.byHistory(targets) {
+		keys := make([]string, 0, len(g.targets))
+		for _, i := range g.targets {
+			keys = append(keys, targets[i].Key())
 		}
-		mine, err := d.Claims.Claim(ctx, b, p.runID, keys, d.ClaimOptions)
+		mine, err := d.Claims.Claim(ctx, g.at, p.runID, keys, d.ClaimOptions)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		for _, t := range targets {
-			if t.Base.Ref.String() != b.String() {
-				continue
-			}
+		for _, i := range g.targets {
+			claimed[i] = true
+			t := targets[i]
 			if mine[t.Key()] {
 				won = append(won, t)
 				continue
@@ -673,6 +717,13 @@ func (p *Prepared) claim(ctx context.Context, d *Deps, targets []dispatch.Target
 			lostTargets = append(lostTargets, t)
 			lost = append(lost, dispatch.Outcome{Name: t.Name, Kind: t.Rebuild.Kind(), Key: t.Key(), Status: dispatch.StatusClaimed,
 				Detail: "a concurrent run claimed this rebuild first and dispatches it"})
+		}
+	}
+	// A target with no place for claims (a dependent not in the
+	// registry) is dispatched unclaimed.
+	for i, t := range targets {
+		if !claimed[i] {
+			won = append(won, t)
 		}
 	}
 	return won, lostTargets, lost, nil
@@ -714,36 +765,21 @@ func (p *Prepared) record(ctx context.Context, d *Deps, t tierInfo, targets []di
 	defer cancel()
 	now := d.now()
 	var errs []error
-	for _, b := range basesOf(targets) {
+	for _, grp := range p.byHistory(targets) {
 		g := history.Generation{RunID: p.runID}
-		if b.String() == t.base.String() {
+		if !p.req.AtDependents && grp.at.String() == t.base.String() {
 			g.Previous = t.previous
 		}
-		for i, tg := range targets {
-			if tg.Base.Ref.String() != b.String() {
-				continue
-			}
+		for _, i := range grp.targets {
+			tg := targets[i]
 			g.CascadeID, g.Origin, g.Chain = tg.Cascade.Origin, tg.Cascade.Origin, tg.Cascade.Chain
 			g.Dispatches = append(g.Dispatches, history.FromOutcome(outcomes[i], now))
 		}
-		if err := d.History.Record(rctx, b, g); err != nil {
-			errs = append(errs, exitcode.AsPartial(fmt.Errorf("recording the cascade history of %s (the dispatches above happened; a re-run may repeat them): %w", b.Short(), err)))
+		if err := d.History.Record(rctx, grp.at, g); err != nil {
+			errs = append(errs, exitcode.AsPartial(fmt.Errorf("recording the cascade history of %s (the dispatches above happened; a re-run may repeat them): %w", grp.at.Short(), err)))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// basesOf lists the distinct bases of targets, in order.
-func basesOf(targets []dispatch.Target) []imageref.Ref {
-	var out []imageref.Ref
-	seen := map[string]bool{}
-	for _, t := range targets {
-		if k := t.Base.Ref.String(); !seen[k] {
-			seen[k] = true
-			out = append(out, t.Base.Ref)
-		}
-	}
-	return out
 }
 
 func imagesByName(cfg *config.Config) map[string]*config.Image {
