@@ -17,8 +17,6 @@ import (
 	"github.com/imagecascade/cascade/internal/engine"
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/history"
-	"github.com/imagecascade/cascade/internal/imageref"
-	"github.com/imagecascade/cascade/internal/manifests"
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
 	cascaderun "github.com/imagecascade/cascade/internal/run"
@@ -145,35 +143,12 @@ func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, 
 		Dispatchers:  &dispatchers{cfg: cfg, reg: res, flags: f},
 		Claims:       hist,
 		ClaimOptions: history.ClaimOptions{Settle: f.claimSettle},
-		Manifests:    &workspaceManifests{cfg: cfg, workspace: f.workspace, write: f.writeFlags},
+		Manifests:    &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Write: f.writeFlags.writeBack(f.workspace)},
 		Log:          g.logger(),
 	}
 	req = cascaderun.Request{Incoming: incoming, DryRun: f.dryRun, DispatchUnknown: f.dispatchUnknown,
 		MaxDispatches: f.maxDispatches, AllowRollback: f.allowRollback}
 	return d, req, nil
-}
-
-// workspaceManifests pins digests in the workspace's manifests (the
-// config's file sets) and writes them back as --write says.
-type workspaceManifests struct {
-	cfg       *config.Config
-	workspace string
-	paths     []string
-	write     writeFlags
-}
-
-func (m *workspaceManifests) Update(ctx context.Context, ref imageref.Ref, dryRun bool) (*manifests.Result, error) {
-	return updateManifests(ctx, m.cfg, m.workspace, m.paths, ref, dryRun)
-}
-
-func (m *workspaceManifests) WriteBack(ctx context.Context, ref imageref.Ref, res *manifests.Result) (*report.WriteBack, error) {
-	return writeBack(ctx, m.write, m.workspace, ref, res, func(ctx context.Context, dir string) ([]string, error) {
-		r, err := updateManifests(ctx, m.cfg, dir, m.paths, ref, false)
-		if err != nil {
-			return nil, err
-		}
-		return r.Changed(), r.Err()
-	})
 }
 
 // dispatchers builds each kind's dispatcher once, only when a target needs it.

@@ -1,18 +1,15 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
-	"github.com/imagecascade/cascade/internal/imageref"
-	"github.com/imagecascade/cascade/internal/manifests"
 	"github.com/imagecascade/cascade/internal/report"
+	cascaderun "github.com/imagecascade/cascade/internal/run"
 )
 
 type updateFlags struct {
@@ -79,16 +76,11 @@ Paths never leave the workspace (exit 5).`,
 				return err
 			}
 			ctx := cmd.Context()
-			res, err := updateManifests(ctx, cfg, f.workspace, f.paths, ref, f.dryRun)
+			m := &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Paths: f.paths, Write: f.writeFlags.writeBack(f.workspace)}
+			res, err := m.Update(ctx, ref, f.dryRun)
 			var wb *report.WriteBack
 			if err == nil && res.Err() == nil && !f.dryRun {
-				wb, err = writeBack(ctx, f.writeFlags, f.workspace, ref, res, func(ctx context.Context, dir string) ([]string, error) {
-					r, err := updateManifests(ctx, cfg, dir, f.paths, ref, false)
-					if err != nil {
-						return nil, err
-					}
-					return r.Changed(), r.Err()
-				})
+				wb, err = m.WriteBack(ctx, ref, res)
 			}
 			if res != nil {
 				if rerr := report.Update(g.streams.Out, ref.Short()+"@"+string(ref.Digest), res, f.dryRun, wb, format); rerr != nil && err == nil {
@@ -118,50 +110,4 @@ func optionalConfig(workspace, explicit string) (*config.Config, error) {
 		return nil, err
 	}
 	return config.Load(path)
-}
-
-// configFiles are the config's default places, never updated as manifests.
-var configFiles = []string{config.DefaultFile, ".github/" + config.DefaultFile}
-
-// updateManifests runs the manifest update over the selected file sets:
-// --paths, else each of the config's manifest sets, else the default set.
-// A file selected by several sets is reported once.
-func updateManifests(ctx context.Context, cfg *config.Config, workspace string, paths []string, ref imageref.Ref, dryRun bool) (*manifests.Result, error) {
-	type set struct {
-		paths, exclude []string
-		helm           []manifests.HelmPaths
-	}
-	sets := []set{{paths: paths}}
-	if len(paths) == 0 && cfg != nil && len(cfg.Manifests) > 0 {
-		sets = nil
-		for _, m := range cfg.Manifests {
-			s := set{paths: m.Paths, exclude: m.Exclude}
-			for _, h := range m.HelmPathsOrDefault() {
-				s.helm = append(s.helm, manifests.HelmPaths{Registry: h.Registry, Repository: h.Repository, Tag: h.Tag, Digest: h.Digest})
-			}
-			sets = append(sets, s)
-		}
-	}
-	out := &manifests.Result{}
-	seen := map[string]bool{}
-	for _, s := range sets {
-		// cascade's own config names images by tag on purpose: it is never
-		// a manifest to pin.
-		exclude := append(slices.Clone(s.exclude), configFiles...)
-		r, err := manifests.Update(ctx, manifests.Options{
-			Workspace: workspace, Paths: s.paths, Exclude: exclude, Image: ref, DryRun: dryRun, Helm: s.helm,
-		})
-		if r != nil {
-			for _, f := range r.Files {
-				if !seen[f.Path] {
-					seen[f.Path] = true
-					out.Files = append(out.Files, f)
-				}
-			}
-		}
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
 }

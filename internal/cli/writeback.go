@@ -102,6 +102,14 @@ func githubClient(apiURL string) (*github.Client, error) {
 	return c, nil
 }
 
+// writeBack returns the write-back of run.WorkspaceManifests for these
+// flags.
+func (w writeFlags) writeBack(workspace string) func(context.Context, imageref.Ref, *manifests.Result, func(context.Context, string) ([]string, error)) (*report.WriteBack, error) {
+	return func(ctx context.Context, ref imageref.Ref, res *manifests.Result, reapply func(context.Context, string) ([]string, error)) (*report.WriteBack, error) {
+		return writeBack(ctx, w, workspace, ref, res, reapply)
+	}
+}
+
 // writeBack takes the files the manifest update changed out of the
 // workspace as --write says. reapply recomputes the update on a fresh tree
 // after a lost push race.

@@ -30,11 +30,12 @@ import (
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/dispatch"
 	"github.com/imagecascade/cascade/internal/engine"
+	"github.com/imagecascade/cascade/internal/history"
 	"github.com/imagecascade/cascade/internal/imageref"
-	"github.com/imagecascade/cascade/internal/manifests"
 	"github.com/imagecascade/cascade/internal/plan"
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
+	"github.com/imagecascade/cascade/internal/run"
 )
 
 //go:embed workspace
@@ -149,28 +150,27 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	}
 
 	fmt.Fprintf(w, "\n4. cascade run --image %s\n\n", HttpdBase)
-	after, err := e.Plan(ctx, updated, engine.PlanOptions{})
+	// The run is cascade's own (package run): phase 1 plans and checks,
+	// phase 2 dispatches and records in the registry's history. The
+	// embedded executor stands in for the GitHub and Tekton pipelines.
+	x := &executor{b: b, cfg: cfg, ws: ws}
+	hist := history.New(history.Options{Transport: tr, Keychain: authn.NewMultiKeychain(), Insecure: func(string) bool { return true }})
+	d := &run.Deps{Config: cfg, Planner: e, Tags: reg, History: hist, Dispatchers: x}
+	p, err := run.Prepare(ctx, d, run.Request{Image: updated})
 	if err != nil {
 		return nil, fmt.Errorf("planning after the rebuild: %w", err)
 	}
-	res.After = after
-	if err := report.Plan(indent(w), after, report.Text); err != nil {
+	res.After = p.Report().Plan
+	if err := report.Plan(indent(w), res.After, report.Text); err != nil {
 		return nil, err
 	}
-	newBase := updated
-	newBase.Digest = imageref.Digest(after.Digest)
-	x := &executor{b: b, cfg: cfg, ws: ws}
-	targets := targetsOf(cfg, after, newBase)
 	fmt.Fprintln(w, "\n   Dispatching (the embedded executor stands in for the GitHub and Tekton pipelines):")
-	res.Dispatches, err = dispatch.Run(ctx, targets, map[string]dispatch.Dispatcher{"github": x.as("github"), "tekton": x.as("tekton")},
-		dispatch.RunOptions{Limit: cfg.Limits.MaxDispatches, MaxDepth: cfg.Limits.MaxDepth, Concurrency: 1})
-	if err != nil {
-		return nil, err
-	}
+	err = p.Act(ctx, d)
+	res.Dispatches = p.Report().Dispatches
 	for _, o := range res.Dispatches {
 		fmt.Fprintf(w, "   - %-6s %-7s %-10s %s\n", o.Name, o.Kind, o.Status, o.Detail)
 	}
-	if err := dispatch.Summarize(res.Dispatches); err != nil {
+	if err != nil {
 		return nil, err
 	}
 
@@ -196,24 +196,6 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// targetsOf turns the plan's dispatch actions into targets.
-func targetsOf(cfg *config.Config, p *plan.Plan, base imageref.Ref) []dispatch.Target {
-	var out []dispatch.Target
-	for _, d := range p.Dependents {
-		if d.Action != plan.ActionDispatch {
-			continue
-		}
-		im, _ := cfg.ImageByName(d.Name)
-		out = append(out, dispatch.Target{
-			Name: d.Name, Image: imageref.MustParse(im.Image), Rebuild: im.Rebuild,
-			Base: dispatch.BaseRef{Name: "httpd-base", Ref: base},
-			Cascade: dispatch.Cascade{Depth: d.Depth, Chain: []string{"httpd-base"},
-				Origin: base.Name() + "@" + string(base.Digest)},
-		})
-	}
-	return out
-}
-
 // executor plays the apps' pipelines: build on the new base, push, then
 // the app's own cascade step pins its new digest in the manifests.
 type executor struct {
@@ -230,6 +212,16 @@ type kindExecutor struct {
 }
 
 func (x *executor) as(kind string) dispatch.Dispatcher { return kindExecutor{x: x, kind: kind} }
+
+// For gives run the executor as the dispatcher of the GitHub and Tekton
+// rebuilds (the only kinds the demo's config uses).
+func (x *executor) For(kind string) (dispatch.Dispatcher, error) {
+	switch kind {
+	case "github", "tekton":
+		return x.as(kind), nil
+	}
+	return nil, fmt.Errorf("the demo has no %s pipelines", kind)
+}
 
 func (k kindExecutor) Kind() string { return k.kind }
 
@@ -253,11 +245,7 @@ func (k kindExecutor) Dispatch(ctx context.Context, t dispatch.Target) dispatch.
 	// The app pipeline's last step: cascade for the app's new digest.
 	ref := t.Image
 	ref.Digest = imageref.Digest(img.digest.String())
-	var paths, exclude []string
-	for _, m := range x.cfg.Manifests {
-		paths, exclude = append(paths, m.Paths...), append(exclude, m.Exclude...)
-	}
-	r, err := manifests.Update(ctx, manifests.Options{Workspace: x.ws, Paths: paths, Exclude: exclude, Image: ref})
+	r, err := (&run.WorkspaceManifests{Config: x.cfg, Workspace: x.ws}).Update(ctx, ref, false)
 	if err == nil {
 		err = r.Err()
 	}
