@@ -422,3 +422,21 @@ func TestRunProgressAtInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestRunTimeoutBoundsTheRun: --timeout bounds the whole run; one that
+// runs out before anything was sent is not a success and sends nothing.
+func TestRunTimeoutBoundsTheRun(t *testing.T) {
+	f := newRunFixture(t)
+	t.Setenv("GITHUB_TOKEN", f.gh.Token())
+	t.Setenv("HOOK_SECRET", "s3cret")
+	code, _, errs := f.run(t, "--timeout", "1ns")
+	if code == 0 || code == exitcode.Internal {
+		t.Errorf("exit %d, want a classified failure: %s", code, errs)
+	}
+	if len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {
+		t.Error("dispatched after the timeout")
+	}
+	if code, _, _ := f.run(t, "--timeout", "0s"); code != exitcode.Invalid {
+		t.Errorf("--timeout 0: exit %d, want 2", code)
+	}
+}
