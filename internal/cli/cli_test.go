@@ -224,3 +224,15 @@ func TestLogLevelValidated(t *testing.T) {
 		t.Errorf("INFO: exit %d: %s", code, errs)
 	}
 }
+
+// TestHistoryLimitValidated: --limit below 1 (or absurdly large) is
+// invalid input, not silently the default.
+func TestHistoryLimitValidated(t *testing.T) {
+	t.Parallel()
+	for _, l := range []string{"-1", "0", "1000000"} {
+		code, _, errs := run(t, "history", "--image", "127.0.0.1:1/a:latest", "--limit", l)
+		if code != 2 || !strings.Contains(errs, "--limit") {
+			t.Errorf("--limit %s: exit %d: %s", l, code, errs)
+		}
+	}
+}

@@ -14,6 +14,9 @@ import (
 	"github.com/imagecascade/cascade/internal/report"
 )
 
+// maxHistoryLimit bounds how many digests `history` walks back.
+const maxHistoryLimit = 1000
+
 func newHistoryCmd(g *globals) *cobra.Command {
 	var image, cfgPath, workspace, output string
 	var limit int
@@ -32,6 +35,9 @@ for a digest is not dispatched again; failed ones are retried.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if image == "" {
 				return exitcode.AsInvalid(fmt.Errorf("--image is required"))
+			}
+			if limit < 1 || limit > maxHistoryLimit {
+				return exitcode.AsInvalid(fmt.Errorf("--limit %d: want 1 to %d digests back", limit, maxHistoryLimit))
 			}
 			ref, err := imageref.Parse(image)
 			if err != nil {

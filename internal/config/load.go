@@ -31,23 +31,37 @@ const MaxFileSize = 4 << 20
 // test for it with errors.Is.
 var ErrNotFound = errors.New("no config found")
 
-// Find returns the config file to load: explicit when it is set (relative
-// to the current directory, like any flag), else the first of
+// Find returns the config file to load: explicit when it is set (a
+// relative one is relative to the workspace), else the first of
 // <workspace>/cascade.yaml and <workspace>/.github/cascade.yaml that
-// exists. Not finding one is invalid input (exit 2) naming where it looked.
+// exists. Not finding one is invalid input (exit 2) naming, as an absolute
+// path, where it looked.
 func Find(workspace, explicit string) (string, error) {
-	if explicit != "" {
-		fi, err := os.Stat(explicit)
-		if err != nil {
-			return "", exitcode.AsInvalid(fmt.Errorf("finding config: %w", err))
-		}
-		if fi.IsDir() {
-			return "", exitcode.AsInvalid(fmt.Errorf("finding config: %s is a directory", explicit))
-		}
-		return explicit, nil
-	}
 	if workspace == "" {
 		workspace = "."
+	}
+	if explicit != "" {
+		// A relative --config is relative to the workspace, like every
+		// other path cascade reads.
+		path := explicit
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(workspace, path)
+		}
+		where := path
+		if abs, err := filepath.Abs(path); err == nil {
+			where = abs
+		}
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", exitcode.AsInvalid(fmt.Errorf("finding config: %s does not exist (a relative --config is relative to the workspace)", where))
+		}
+		if err != nil {
+			return "", exitcode.AsInvalid(fmt.Errorf("finding config %s: %w", where, err))
+		}
+		if fi.IsDir() {
+			return "", exitcode.AsInvalid(fmt.Errorf("finding config: %s is a directory", where))
+		}
+		return path, nil
 	}
 	candidates := []string{
 		filepath.Join(workspace, DefaultFile),
@@ -62,7 +76,13 @@ func Find(workspace, explicit string) (string, error) {
 			return "", exitcode.AsInvalid(fmt.Errorf("finding config: %w", err))
 		}
 	}
-	return "", exitcode.AsInvalid(fmt.Errorf("%w: looked for %s and %s (or pass --config)", ErrNotFound, candidates[0], candidates[1]))
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	return "", exitcode.AsInvalid(fmt.Errorf("%w: looked for %s and %s (or pass --config)", ErrNotFound, abs(candidates[0]), abs(candidates[1])))
 }
 
 // Load reads, parses and validates the config file at path. Every error is

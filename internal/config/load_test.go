@@ -536,3 +536,27 @@ func TestParseLargeStream(t *testing.T) {
 		t.Errorf("%d images, want %d", len(c.Images), n)
 	}
 }
+
+// TestFindRelativeConfigInWorkspace: a relative --config is looked up in
+// the workspace, not the current directory, and a missing one is named by
+// its absolute path.
+func TestFindRelativeConfigInWorkspace(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "other.yaml"), []byte("version: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Find(ws, "other.yaml")
+	if err != nil || got != filepath.Join(ws, "other.yaml") {
+		t.Errorf("Find = %q, %v; want the workspace's other.yaml", got, err)
+	}
+	_, err = Find(ws, "missing.yaml")
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(ws, "missing.yaml")) {
+		t.Errorf("error %v does not name the absolute path looked at", err)
+	}
+	if abs := filepath.Join(ws, "other.yaml"); true {
+		if got, err := Find("/nonexistent", abs); err != nil || got != abs {
+			t.Errorf("an absolute --config: %q, %v", got, err)
+		}
+	}
+}

@@ -68,7 +68,7 @@ type Dependent struct {
 	Name  string `json:"name"`
 	Image string `json:"image"`
 	// Digest is its digest in the registry now ("" when not found).
-	Digest string `json:"digest,omitempty"`
+	Digest string `json:"digest"`
 	Depth  int    `json:"depth"`
 	// Base is the image it was compared against: the updated image or
 	// the dependent it is built on in the cascade.
@@ -77,15 +77,18 @@ type Dependent struct {
 	Evidence Evidence `json:"evidence"`
 	Reason   string   `json:"reason"`
 	// BuiltOn is the base digest the evidence names, when it names one.
-	BuiltOn string `json:"builtOn,omitempty"`
+	BuiltOn string `json:"builtOn"`
 	// Rebuild is the configured rebuild kind (github, tekton, webhook,
 	// rebase).
-	Rebuild string `json:"rebuild,omitempty"`
+	Rebuild string `json:"rebuild"`
 	Action  Action `json:"action"`
 	// Via names the base whose rebuild carries the cascade on, for
 	// ActionCascade.
-	Via       string     `json:"via,omitempty"`
-	Platforms []Platform `json:"platforms,omitempty"`
+	Via string `json:"via"`
+	// Platforms are the per-platform verdicts of a multi-arch dependent
+	// (empty for a single-platform one). Every key of Dependent is always
+	// present in JSON: empty strings and lists, never missing.
+	Platforms []Platform `json:"platforms"`
 }
 
 // Platform is the verdict for one platform of a multi-arch dependent.
@@ -95,7 +98,7 @@ type Platform struct {
 	Status   Status   `json:"status"`
 	Evidence Evidence `json:"evidence"`
 	Reason   string   `json:"reason"`
-	BuiltOn  string   `json:"builtOn,omitempty"`
+	BuiltOn  string   `json:"builtOn"`
 }
 
 // Input is everything Build decides from. The engine fills it.
@@ -199,7 +202,7 @@ func (d *Decider) Decide(gd graph.Dependent) Dependent {
 
 func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done map[string]Action) Dependent {
 	n := gd.Node
-	d := Dependent{Name: n.ID, Image: n.Ref.Original, Depth: gd.Depth, Rebuild: in.Rebuild[n.ID]}
+	d := Dependent{Name: n.ID, Image: n.Ref.Original, Depth: gd.Depth, Rebuild: in.Rebuild[n.ID], Platforms: []Platform{}}
 	img := in.Images[n.ID]
 	if img != nil {
 		d.Digest = string(img.Digest)

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -259,6 +261,38 @@ func TestCarried(t *testing.T) {
 		d := byName[name]
 		if d.Digest != want || d.Status != Stale || d.Action != ActionCascade {
 			t.Errorf("%s: digest %q, %s/%s; want %q, stale/cascade", name, d.Digest, d.Status, d.Action, want)
+		}
+	}
+}
+
+// TestJSONShapeIsStable: every dependent of the JSON plan has the same
+// keys, whatever its verdict — empty strings and lists, never missing keys.
+func TestJSONShapeIsStable(t *testing.T) {
+	t.Parallel()
+	for _, d := range []Dependent{
+		{Name: "current", Status: Current, Action: ActionSkip, Platforms: []Platform{}},
+		{Name: "carried", Status: Stale, Action: ActionCascade, Via: "x", Platforms: []Platform{}},
+		decideDependent(Input{}, graph.Dependent{Node: &graph.Node{ID: "unknown"}}, nil, map[string]Action{}),
+	} {
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		want := []string{"action", "base", "builtOn", "depth", "digest", "evidence", "image", "name", "platforms", "reason", "rebuild", "status", "via"}
+		if diff := cmp.Diff(want, keys); diff != "" {
+			t.Errorf("%s: keys (-want +got):\n%s", d.Name, diff)
+		}
+		if string(m["platforms"]) != "[]" {
+			t.Errorf("%s: platforms = %s, want []", d.Name, m["platforms"])
 		}
 	}
 }
