@@ -8,7 +8,9 @@ import (
 
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
+	"github.com/imagecascade/cascade/internal/retry"
 	cascaderun "github.com/imagecascade/cascade/internal/run"
 )
 
@@ -58,9 +60,6 @@ Paths never leave the workspace (exit 5).`,
 			if err != nil {
 				return err
 			}
-			if ref.Digest == "" {
-				return exitcode.AsInvalid(fmt.Errorf("--image %s: a digest is required (REPO:TAG@sha256:… or --digest)", f.image))
-			}
 			if ref.Tag == "" {
 				return exitcode.AsInvalid(fmt.Errorf("--image %s: a tag is required (REPO:TAG@sha256:…): cascade pins the references that track a tag", f.image))
 			}
@@ -76,6 +75,23 @@ Paths never leave the workspace (exit 5).`,
 				return err
 			}
 			ctx := cmd.Context()
+			if ref.Digest == "" {
+				// Resolved the way plan resolves it: one HEAD, within the
+				// config's registries.allow when there is a config.
+				var opts []registry.Option
+				if cfg != nil {
+					opts = append(opts, registry.WithAllow(cfg.Registries.Allow), registry.WithInsecure(cfg.Registries.Insecure))
+				}
+				res, err := registry.New(append(opts, registry.WithRetryPolicy(retry.Policy{Budget: g.registryRetryBudget}), registry.WithUserAgent("cascade/"+Version))...)
+				if err != nil {
+					return err
+				}
+				desc, err := res.Head(ctx, ref)
+				if err != nil {
+					return fmt.Errorf("resolving the digest of %s (or pass --digest): %w", ref.Short(), err)
+				}
+				ref.Digest = desc.Digest
+			}
 			m := &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Paths: f.paths, Write: f.writeFlags.writeBack(f.workspace)}
 			res, err := m.Update(ctx, ref, f.dryRun)
 			var wb *report.WriteBack

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/imagetest"
 )
 
 const deployment = `# app-a deployment
@@ -88,7 +89,6 @@ func TestUpdateRefusals(t *testing.T) {
 		args []string
 		code int
 	}{
-		{[]string{"--image", "registry.example.com/acme/app-a:latest"}, exitcode.Invalid},
 		{[]string{"--image", "registry.example.com/acme/app-a@sha256:" + hex64}, exitcode.Invalid},
 		{[]string{"--image", "registry.example.com/acme/app-a:latest@sha256:" + hex64, "--paths", "../x/*.yaml"}, exitcode.Refused},
 		{[]string{"--image", "registry.example.com/acme/app-a:latest@sha256:" + hex64, "--paths", "/etc/*.yaml"}, exitcode.Refused},
@@ -101,5 +101,33 @@ func TestUpdateRefusals(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(ws, "deploy", "app.yaml")); string(got) != deployment {
 		t.Error("a refused update changed the file")
+	}
+}
+
+// TestUpdateResolvesTheDigest: without a digest, update resolves it with
+// one HEAD, as its help says, and pins that.
+func TestUpdateResolvesTheDigest(t *testing.T) {
+	t.Parallel()
+	reg := imagetest.NewRegistry(t)
+	d := reg.Push("acme/app-a:latest", imagetest.Root(t))
+	ws := t.TempDir()
+	ref := reg.Ref("acme/app-a:latest")
+	writeFile(t, filepath.Join(ws, "deploy", "app.yaml"), "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n    - name: c\n      image: "+ref+"\n")
+	code, _, errs := run(t, "update", "--workspace", ws, "--image", ref)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got, err := os.ReadFile(filepath.Join(ws, "deploy", "app.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(got), ref+"@"+d.String()) {
+		t.Errorf("not pinned to the registry's digest %s:\n%s", d, got)
+	}
+	// A registry that cannot be reached: a classified failure naming what
+	// to do, the file untouched.
+	code, _, errs = run(t, "update", "--workspace", ws, "--registry-retry-budget", "1s", "--image", "127.0.0.1:1/acme/app-a:latest")
+	if code != exitcode.Transient || !strings.Contains(errs, "or pass --digest") {
+		t.Errorf("unreachable registry: exit %d: %s", code, errs)
 	}
 }
