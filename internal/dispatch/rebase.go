@@ -168,7 +168,10 @@ func (r *Rebase) rebase(ctx context.Context, t Target) (rebaseResult, error) {
 	}
 	rebased, err := mutate.Rebase(orig, oldBase, newBase)
 	if err != nil {
-		return rebaseResult{}, exitcode.AsInvalid(fmt.Errorf("cannot rebase %s: its layers do not start with the old base's: %w", depRef, err))
+		// go-containerregistry's own message prints the images as Go
+		// values; ours names them.
+		return rebaseResult{}, exitcode.AsInvalid(fmt.Errorf("cannot rebase %s: its layers do not start with those of the base it names, %s@%s (was it built on that digest?)",
+			depRef, t.Base.Ref.Name(), old))
 	}
 	if rebased, err = r.restamp(rebased, m, t); err != nil {
 		return rebaseResult{}, err

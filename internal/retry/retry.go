@@ -116,7 +116,7 @@ func DoAttempts(ctx context.Context, p Policy, op func(context.Context) error) (
 		}
 		wait := max(p.backoff(n-1), asked)
 		if left := deadline.Sub(p.Clock.Now()); wait > left {
-			if asked > left {
+			if asked > 0 && asked > left {
 				return n, exitcode.AsTransient(fmt.Errorf("the server asked to wait %s, more than the %s left of the retry budget: %w", asked, max(left, 0).Round(time.Millisecond), err))
 			}
 			return n, exitcode.AsTransient(fmt.Errorf("giving up after %d attempts, retry budget of %s spent: %w", n, p.Budget, err))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -198,4 +199,19 @@ func TestSpacerInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2()
+}
+
+// TestBudgetSpentWithoutRetryAfterSaysSo: when the budget runs out and the
+// server asked nothing, the message does not claim it asked to wait 0s.
+func TestBudgetSpentWithoutRetryAfterSaysSo(t *testing.T) {
+	t.Parallel()
+	clock := retry.NewFakeClock(time.Unix(0, 0))
+	p := retry.Policy{Attempts: 100, Budget: time.Second, Clock: clock}
+	_, err := retry.DoAttempts(context.Background(), p, func(context.Context) error {
+		clock.Advance(2 * time.Second)
+		return &retry.HTTPError{Status: 503, Err: errors.New("unavailable")}
+	})
+	if err == nil || strings.Contains(err.Error(), "asked to wait 0s") || !strings.Contains(err.Error(), "retry budget of 1s spent") {
+		t.Errorf("error = %v", err)
+	}
 }
