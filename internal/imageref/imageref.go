@@ -98,8 +98,10 @@ func Parse(s string) (Ref, error) {
 		return r, fmt.Errorf("%w: reference longer than 512 characters", ErrInvalid)
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c >= 0x7f {
+		if c := s[i]; c <= ' ' || c == 0x7f {
 			return r, fmt.Errorf("%w: %q: contains whitespace or a control character", ErrInvalid, s)
+		} else if c > 0x7f {
+			return r, fmt.Errorf("%w: %q: contains a non-ASCII character (image references are ASCII)", ErrInvalid, s)
 		}
 	}
 	rest := s

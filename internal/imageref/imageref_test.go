@@ -169,3 +169,12 @@ func ExampleParse() {
 	fmt.Println(r.Name(), r.Tag)
 	// Output: docker.io/library/nginx 1.25
 }
+
+// TestNonASCIIIsNamedAsSuch: a non-ASCII letter is not called whitespace.
+func TestNonASCIIIsNamedAsSuch(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("ngïnx:latest")
+	if err == nil || !strings.Contains(err.Error(), "non-ASCII") || strings.Contains(err.Error(), "whitespace") {
+		t.Errorf("error = %v", err)
+	}
+}
