@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/githubapi"
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/manifests"
 	"github.com/imagecascade/cascade/internal/report"
@@ -82,24 +82,13 @@ func githubToken() string {
 }
 
 // githubClient builds the GitHub client for apiURL (GitHub Enterprise) or
-// GitHub itself.
+// GitHub itself, the same way the dispatcher does (githubapi: one URL
+// validation, the outbound policy, retried reads).
 func githubClient(apiURL string) (*github.Client, error) {
 	if apiURL == "" {
 		apiURL = os.Getenv("GITHUB_API_URL")
 	}
-	c := github.NewClient(nil).WithAuthToken(githubToken())
-	if apiURL == "" {
-		return c, nil
-	}
-	u, err := url.Parse(apiURL)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, exitcode.AsInvalid(fmt.Errorf("--github-api-url %q: want an absolute URL", apiURL))
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	c.BaseURL = u
-	return c, nil
+	return githubapi.NewClient(githubapi.Options{Token: githubToken(), APIURL: apiURL})
 }
 
 // writeBack takes the files the manifest update changed out of the
