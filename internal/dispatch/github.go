@@ -49,10 +49,10 @@ type GitHubOptions struct {
 // GitHub starts rebuilds with repository_dispatch (rebuild.github.event) or
 // workflow_dispatch (rebuild.github.workflow).
 type GitHub struct {
-	token   string
-	build   *githubapi.Builder
-	policy  retry.Policy
-	spacer  *retry.Spacer
+	token  string
+	build  *githubapi.Builder
+	policy retry.Policy
+	spacer *retry.Spacer
 	// noRunDetails is set once the server refused return_run_details;
 	// later workflow dispatches no longer ask.
 	noRunDetails atomic.Bool
