@@ -16,6 +16,7 @@ import (
 	"github.com/imagecascade/cascade/internal/githubapi"
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/manifests"
+	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/report"
 	"github.com/imagecascade/cascade/internal/writeback"
 )
@@ -103,7 +104,10 @@ func writeBack(ctx context.Context, w writeFlags, workspace string, ref imageref
 	}
 	image := ref.Short()
 	digest := string(ref.Digest)
-	msg := writeback.Message(image, digest, changed)
+	// Commit messages and pull request text leave the machine: the run's
+	// redactor sees them first (the trailer is cascade's own fixed text).
+	rd := redact.FromContext(ctx)
+	msg := rd.Text(writeback.Message(image, digest, changed))
 	trailer := writeback.Trailer(image, digest)
 	switch w.write {
 	case "commit":
@@ -154,11 +158,11 @@ func writeBack(ctx context.Context, w writeFlags, workspace string, ref imageref
 		for _, p := range changed {
 			body += "- `" + p + "`\n"
 		}
-		body += "\n" + trailer + "\n"
+		body = rd.Text(body) + "\n" + trailer + "\n"
 		pr, err := writeback.PullRequest(ctx, writeback.PROptions{
 			Client: client, Owner: owner, Repo: repo, Base: w.baseBranch,
 			Branch: writeback.BranchName(image, digest), Files: files,
-			Title: writeback.Subject(image, digest), Body: body, Message: msg, Trailer: trailer,
+			Title: rd.Text(writeback.Subject(image, digest)), Body: body, Message: msg, Trailer: trailer,
 		})
 		out.PR, out.Branch, out.Commit = pr.URL, pr.Branch, pr.Commit
 		if pr.ForeignCommits {

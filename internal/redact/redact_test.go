@@ -213,3 +213,20 @@ func TestErrorKeepsChain(t *testing.T) {
 		t.Error("FromContext does not return the Redactor put in")
 	}
 }
+
+func TestWriterUnredacted(t *testing.T) {
+	t.Parallel()
+	r := New(testToken)
+	var out bytes.Buffer
+	outer := NewWriter(&out, r, nil)
+	inner := NewWriter(outer, r, nil)
+	_, _ = io.WriteString(inner, "before "+testToken+"\n"+"pending ")
+	_, _ = io.WriteString(Unredacted(inner), "::add-mask::"+testToken+"\n")
+	_, _ = io.WriteString(inner, testToken+"\n")
+	_ = inner.Flush()
+	_ = outer.Flush()
+	want := "before " + Marker + "\npending ::add-mask::" + testToken + "\n" + Marker + "\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

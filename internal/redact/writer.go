@@ -71,3 +71,33 @@ func (w *Writer) emit(b []byte) error {
 	_, err := io.WriteString(w.w, s)
 	return err
 }
+
+// Unredacted returns a writer onto what w writes to, past the redaction
+// (and past that of a Writer below it): for the one text that must carry
+// a secret, the ::add-mask:: command that has GitHub Actions mask it.
+// What w holds back is passed on first, so the order stays.
+func (w *Writer) Unredacted() io.Writer { return unredacted{w} }
+
+type unredacted struct{ w *Writer }
+
+func (u unredacted) Write(p []byte) (int, error) {
+	u.w.mu.Lock()
+	defer u.w.mu.Unlock()
+	if len(u.w.buf) > 0 {
+		err := u.w.emit(u.w.buf)
+		u.w.buf = u.w.buf[:0]
+		if err != nil {
+			return 0, err
+		}
+	}
+	return Unredacted(u.w.w).Write(p)
+}
+
+// Unredacted returns w's unredacted counterpart when w is a Writer (or
+// offers one), else w.
+func Unredacted(w io.Writer) io.Writer {
+	if r, ok := w.(interface{ Unredacted() io.Writer }); ok {
+		return r.Unredacted()
+	}
+	return w
+}
