@@ -195,3 +195,55 @@ current-context: c
 	}
 	return out, errs, string(record) + "\n" + raw.String(), gens[0]
 }
+
+// TestR39_RegistryEchoNeverPrinted: a registry that echoes the Docker
+// config's password (raw, base64 of user:password, percent-encoded) and
+// workflow commands in its error gets none of it printed.
+func TestR39_RegistryEchoNeverPrinted(t *testing.T) {
+	basic := base64.StdEncoding.EncodeToString([]byte(r39RegUser + ":" + r39RegPass))
+	echo := fmt.Sprintf("denied for %s (%s, %s)\n::error::pwned", r39RegPass, basic, url.QueryEscape(r39RegPass))
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != r39RegUser || p != r39RegPass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="r39"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodHead {
+			// HEAD answers have no body: resolve, then refuse the GET.
+			w.Header().Set("Docker-Content-Digest", "sha256:"+hex64)
+			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			w.Header().Set("Content-Length", "2")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"code": "DENIED", "message": echo}}})
+	}))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, "cascade.yaml"), "version: 1\nimages:\n  - {name: app, image: "+host+"/acme/app:1, from: ["+host+"/acme/base:1], rebuild: {webhook: {url: \"http://127.0.0.1:1/\"}}}\n")
+	docker := t.TempDir()
+	writeFile(t, filepath.Join(docker, "config.json"), fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, basic))
+	t.Setenv("DOCKER_CONFIG", docker)
+	for _, format := range []string{"text", "json"} {
+		code, out, errs := run(t, "plan", "--image", host+"/acme/base:1", "--workspace", ws, "-o", format)
+		if code == 0 {
+			t.Fatalf("exit 0, want the registry's refusal")
+		}
+		t.Logf("-o %s: exit %d: %s", format, code, errs)
+		if !strings.Contains(errs, redact.Marker) {
+			t.Errorf("-o %s: the echo did not reach the output, the test proves nothing:\n%s", format, errs)
+		}
+		for _, f := range []string{r39RegPass, basic, url.QueryEscape(r39RegPass)} {
+			if strings.Contains(out+errs, f) {
+				t.Errorf("-o %s: %q printed:\n%s\n%s", format, f, out, errs)
+			}
+		}
+		for _, line := range strings.Split(out+errs, "\n") {
+			if redact.IsCommand(line) {
+				t.Errorf("-o %s: line %q is a workflow command", format, line)
+			}
+		}
+	}
+}
