@@ -29,6 +29,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/report"
 )
 
@@ -74,9 +75,14 @@ func Run(ctx context.Context, o Options) int {
 	if o.Setenv == nil {
 		o.Setenv = os.Setenv
 	}
-	log := &safeWriter{w: o.Stdout}
+	// The job log is redacted line by line (not quoted: the action's
+	// own workflow commands are its output; what it relays is inert).
+	rd := redact.FromContext(ctx)
+	rw := redact.NewWriter(o.Stdout, rd, nil)
+	defer func() { _ = rw.Flush() }()
+	log := &safeWriter{w: rw}
 	a := githubactions.New(githubactions.WithWriter(log), githubactions.WithGetenv(o.Getenv))
-	s := &session{a: a, log: log, o: o, plain: o.TektonResults != ""}
+	s := &session{a: a, log: log, o: o, plain: o.TektonResults != "", rd: rd, raw: rw.Unredacted()}
 	if o.Runner == nil {
 		s.errorf("cascade action: no runner")
 		return exitcode.Internal
@@ -93,13 +99,21 @@ type session struct {
 	// plain is true outside GitHub Actions (a Tekton Task): no workflow
 	// commands.
 	plain bool
+	// rd is the run's redactor (nil: none). The report comes from the
+	// command's redacted output already; outputs, annotations, the
+	// summary and Tekton results pass through rd again, as they leave the
+	// job.
+	rd *redact.Redactor
+	// raw writes to the log past the redaction (for ::add-mask:: only).
+	raw io.Writer
 }
 
 func (s *session) run(ctx context.Context) int {
 	// The token is masked before anything else is printed.
 	token := s.a.GetInput("token")
 	if token != "" && !s.plain {
-		s.a.AddMask(token)
+		// The one line that must carry the raw token: past the redaction.
+		githubactions.New(githubactions.WithWriter(&safeWriter{w: s.raw}), githubactions.WithGetenv(s.o.Getenv)).AddMask(token)
 	}
 	s.stop = randomToken()
 
@@ -176,7 +190,7 @@ func (s *session) run(ctx context.Context) int {
 		}
 	}
 	if s.plain {
-		if err := writeTektonResults(s.o.TektonResults, r); err != nil {
+		if err := writeTektonResults(s.o.TektonResults, r, s.rd); err != nil {
 			s.errorf("cascade: %v", err)
 			if code == exitcode.OK {
 				code = exitcode.Internal
@@ -212,19 +226,21 @@ func (s *session) inert(f func(w io.Writer)) {
 }
 
 func (s *session) errorf(format string, args ...any) {
+	msg := s.rd.String(fmt.Sprintf(format, args...))
 	if s.plain {
-		fmt.Fprintf(s.log, "error: "+format+"\n", args...)
+		fmt.Fprintf(s.log, "error: %s\n", redact.Quote(msg))
 		return
 	}
-	s.a.Errorf(format, args...)
+	s.a.Errorf("%s", msg)
 }
 
 func (s *session) warningf(format string, args ...any) {
+	msg := s.rd.String(fmt.Sprintf(format, args...))
 	if s.plain {
-		fmt.Fprintf(s.log, "warning: "+format+"\n", args...)
+		fmt.Fprintf(s.log, "warning: %s\n", redact.Quote(msg))
 		return
 	}
-	s.a.Warningf(format, args...)
+	s.a.Warningf("%s", msg)
 }
 
 func (s *session) group(title string) {
@@ -257,7 +273,7 @@ func (s *session) writeOutputs(r *report.Run) error {
 			errs = append(errs, fmt.Errorf("output %s: a multi-line value is not expected", kv[0]))
 			continue
 		}
-		if err := recovered(func() { s.a.SetOutput(kv[0], kv[1]) }); err != nil {
+		if err := recovered(func() { s.a.SetOutput(kv[0], s.rd.String(kv[1])) }); err != nil {
 			errs = append(errs, fmt.Errorf("setting output %s: %w", kv[0], err))
 		}
 	}

@@ -31,7 +31,10 @@ func (s *session) annotate(r *report.Run, workspace string) {
 			return
 		}
 		n++
-		s.a.IssueCommand(&githubactions.Command{Name: kind, Properties: props, Message: msg})
+		for k, v := range props {
+			props[k] = s.rd.String(v)
+		}
+		s.a.IssueCommand(&githubactions.Command{Name: kind, Properties: props, Message: s.rd.String(msg)})
 	}
 	if m := r.Manifests; m != nil {
 		verb := "pinned"
@@ -127,5 +130,6 @@ func (s *session) writeSummary(r *report.Run, in Inputs) error {
 		const note = "\n\n… (truncated: the summary is over GitHub's 1 MiB limit; see the log)\n"
 		md = md[:maxSummary-len(note)] + note
 	}
+	md = s.rd.String(md)
 	return recovered(func() { s.a.AddStepSummary(md) })
 }

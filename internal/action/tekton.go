@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/report"
 )
 
@@ -19,7 +20,7 @@ const MaxTektonResult = 1024
 // writeTektonResults writes the Task results STALE (a count), DISPATCHED
 // (a JSON array of the dependents whose rebuild was started) and
 // UPDATED_FILES (a JSON array of the manifests changed) into dir.
-func writeTektonResults(dir string, r *report.Run) error {
+func writeTektonResults(dir string, r *report.Run, rd *redact.Redactor) error {
 	stale := 0
 	dispatched, files := []string{}, []string{}
 	if r != nil {
@@ -46,7 +47,7 @@ func writeTektonResults(dir string, r *report.Run) error {
 		"UPDATED_FILES": boundedJSONArray(files, MaxTektonResult),
 	}
 	for name, v := range results {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(rd.String(v)), 0o644); err != nil {
 			return fmt.Errorf("writing Tekton result %s: %w", name, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
@@ -53,6 +54,7 @@ for a digest is not dispatched again; failed ones are retried.`,
 			} else if cfg != nil {
 				opts = append(opts, registry.WithAllow(cfg.Registries.Allow), registry.WithInsecure(cfg.Registries.Insecure))
 			}
+			opts = append(opts, registry.WithKeychain(learningKeychain{kc: authn.DefaultKeychain, r: g.redactor}))
 			res, err := registry.New(append(opts, registry.WithUserAgent("cascade/"+Version))...)
 			if err != nil {
 				return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,7 +45,6 @@ plus one manifest GET per dependent and dispatches nothing.`,
 	fl.BoolVar(&f.dispatchUnknown, "dispatch-unknown", false, "also rebuild dependents whose state is unknown")
 	fl.StringVar(&f.githubAPIURL, "github-api-url", "", "GitHub API URL for GitHub Enterprise (default: $GITHUB_API_URL)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for Tekton rebuilds (default: $KUBECONFIG, else in-cluster)")
-	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "bound on the whole import: past it the import stops as if interrupted (exit 130), recording what it did")
 	fl.DurationVar(&f.claimSettle, "claim-settle", history.DefaultClaimSettle, "how long a run waits, after claiming its rebuilds in the registry, for concurrent runs' claims to show")
 	f.write = "none"
 	return cmd
@@ -69,8 +67,6 @@ func importBases(ctx context.Context, g *globals, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
 	// Upstream bases are not ours to write to: the history of an import —
 	// claims, records, dedup — lives next to each dependent instead, and
 	// an import pins no manifests.

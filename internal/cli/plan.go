@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
 	"github.com/imagecascade/cascade/internal/config"
@@ -73,6 +74,7 @@ func newResolver(g *globals, cfg *config.Config, extra ...registry.Option) (*reg
 		registry.WithAllow(cfg.Registries.Allow),
 		registry.WithInsecure(cfg.Registries.Insecure),
 		registry.WithUserAgent("cascade/" + Version),
+		registry.WithKeychain(learningKeychain{kc: authn.DefaultKeychain, r: g.redactor}),
 	}
 	return registry.New(append(opts, extra...)...)
 }

@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/redact"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
@@ -27,8 +29,50 @@ type Streams struct {
 }
 
 // Run executes the command line args and returns the process exit code.
+//
+// Everything it prints goes through the run's redactor (carried in ctx, so
+// that the code that learns a secret and the streams share it; a nested
+// Run, as cascade action makes, shares its caller's), line by line, and
+// every line that would be a GitHub Actions workflow command is quoted —
+// except under cascade action, whose own workflow commands are its
+// output (it quotes what it relays itself).
 func Run(ctx context.Context, args []string, s Streams) int {
-	root := newRoot(s)
+	rd := redact.FromContext(ctx)
+	if rd == nil {
+		rd = redact.New()
+		ctx = redact.NewContext(ctx, rd)
+	}
+	learnSecrets(rd)
+	quote := new(atomic.Bool)
+	quote.Store(true)
+	out, errw := redact.NewWriter(s.Out, rd, quote), redact.NewWriter(s.Err, rd, quote)
+	defer func() { _, _ = out.Flush(), errw.Flush() }()
+	s = Streams{Out: out, Err: errw}
+	root := newRoot(s, rd)
+	var timeout time.Duration
+	cancel := func() {}
+	defer func() { cancel() }()
+	root.PersistentFlags().DurationVar(&timeout, "timeout", time.Hour, "bound on the whole command: past it, requests in flight are cancelled and a run stops as if interrupted (exit 130), recording what it did; 0 for no bound (each request still has its own timeout)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		quote.Store(cmd.Name() != "action")
+		if err := envFallback(cmd); err != nil {
+			return err
+		}
+		switch level := root.PersistentFlags().Lookup("log-level").Value.String(); strings.ToLower(level) {
+		case "debug", "info", "warn", "error":
+		default:
+			return exitcode.AsInvalid(fmt.Errorf("--log-level %q: want debug, info, warn or error", level))
+		}
+		if timeout < 0 {
+			return exitcode.AsInvalid(fmt.Errorf("--timeout must not be negative"))
+		}
+		if timeout > 0 {
+			var ctx context.Context
+			ctx, cancel = context.WithTimeout(cmd.Context(), timeout)
+			cmd.SetContext(ctx)
+		}
+		return nil
+	}
 	root.SetArgs(args)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
@@ -62,6 +106,8 @@ type globals struct {
 	// registryRetryBudget bounds the retries of one registry request
 	// (0: the registry package's default).
 	registryRetryBudget time.Duration
+	// redactor is the run's (also in the command's context).
+	redactor *redact.Redactor
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -77,8 +123,8 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.streams.Err, &slog.HandlerOptions{Level: level}))
 }
 
-func newRoot(s Streams) *cobra.Command {
-	g := &globals{streams: s}
+func newRoot(s Streams, rd *redact.Redactor) *cobra.Command {
+	g := &globals{streams: s, redactor: rd}
 	root := &cobra.Command{
 		Use:   "cascade",
 		Short: "Rebuild what is built on an image, and roll its deployments, when it changes",
@@ -99,16 +145,7 @@ or config, 3 partial failure, 4 transient failure (safe to re-run), 5 refused fo
 130 interrupted part-way (what was done is reported and recorded).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envFallback(cmd); err != nil {
-				return err
-			}
-			switch strings.ToLower(g.logLevel) {
-			case "debug", "info", "warn", "error":
-				return nil
-			}
-			return exitcode.AsInvalid(fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
-		},
+		// Run sets PersistentPreRunE: envFallback.
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	root.PersistentFlags().DurationVar(&g.registryRetryBudget, "registry-retry-budget", 0, "how long one registry request may be retried (408/429/5xx, Retry-After honoured) before exit 4 (default 30s)")

@@ -32,7 +32,6 @@ type runFlags struct {
 	kubeconfig      string
 	allowRollback   bool
 	claimSettle     time.Duration
-	timeout         time.Duration
 	// maxDispatchesSet: --max-dispatches (or its variable) was given.
 	maxDispatchesSet bool
 }
@@ -82,7 +81,6 @@ the Docker config keychain; webhook secrets from the env var named in the config
 	fl.BoolVar(&f.dispatchUnknown, "dispatch-unknown", false, "also rebuild dependents whose state is unknown")
 	fl.StringVar(&f.cascadeContext, "cascade-context", "", `the incoming cascade as JSON ({"id","depth","chain","origin"}); default: read from the GitHub event that started the job`)
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for Tekton rebuilds (default: $KUBECONFIG, else in-cluster)")
-	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "bound on the whole run: past it the run stops as if interrupted (exit 130), recording what it did")
 	fl.DurationVar(&f.claimSettle, "claim-settle", history.DefaultClaimSettle, "how long a run waits, after claiming its rebuilds in the registry, for concurrent runs' claims to show (raise it over a slow registry)")
 	fl.BoolVar(&f.allowRollback, "allow-rollback", false, "go ahead even when the digest is older than the tag's current one or one already cascaded (refused otherwise, exit 5)")
 	return cmd
@@ -102,8 +100,6 @@ func runCascade(ctx context.Context, g *globals, f *runFlags) error {
 		return err
 	}
 	req.Image = updated
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
 	out, err := cascaderun.Run(ctx, d, req)
 	if out == nil {
 		return err // nothing planned: nothing to report
@@ -123,8 +119,8 @@ func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, 
 	if err := f.writeFlags.validate(); err != nil {
 		return nil, req, err
 	}
-	if f.timeout <= 0 || f.claimSettle <= 0 {
-		return nil, req, exitcode.AsInvalid(fmt.Errorf("--timeout %s / --claim-settle %s: both must be positive", f.timeout, f.claimSettle))
+	if f.claimSettle <= 0 {
+		return nil, req, exitcode.AsInvalid(fmt.Errorf("--claim-settle %s: must be positive", f.claimSettle))
 	}
 	if f.maxDispatchesSet && f.maxDispatches < 1 {
 		return nil, req, exitcode.AsInvalid(fmt.Errorf("--max-dispatches %d: must be at least 1 (leave it unset to use limits.maxDispatches)", f.maxDispatches))
@@ -136,6 +132,13 @@ func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, 
 	cfg, err := loadConfig(f.workspace, f.config)
 	if err != nil {
 		return nil, req, err
+	}
+	// Every webhook secret is known to the redactor before anything is
+	// sent or printed, not only once its own dispatch reads it.
+	for _, im := range cfg.Images {
+		if w := im.Rebuild.Webhook; w != nil && w.SecretEnv != "" && g.redactor != nil {
+			g.redactor.Add(os.Getenv(w.SecretEnv))
+		}
 	}
 	res, err := newResolver(g, cfg)
 	if err != nil {

@@ -436,7 +436,7 @@ func TestRunTimeoutBoundsTheRun(t *testing.T) {
 	if len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {
 		t.Error("dispatched after the timeout")
 	}
-	if code, _, _ := f.run(t, "--timeout", "0s"); code != exitcode.Invalid {
-		t.Errorf("--timeout 0: exit %d, want 2", code)
+	if code, _, _ := f.run(t, "--timeout", "-1s"); code != exitcode.Invalid {
+		t.Errorf("--timeout -1s: exit %d, want 2", code)
 	}
 }

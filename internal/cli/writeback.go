@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/githubapi"
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/manifests"
+	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/report"
 	"github.com/imagecascade/cascade/internal/writeback"
 )
@@ -82,24 +83,13 @@ func githubToken() string {
 }
 
 // githubClient builds the GitHub client for apiURL (GitHub Enterprise) or
-// GitHub itself.
+// GitHub itself, the same way the dispatcher does (githubapi: one URL
+// validation, the outbound policy, retried reads).
 func githubClient(apiURL string) (*github.Client, error) {
 	if apiURL == "" {
 		apiURL = os.Getenv("GITHUB_API_URL")
 	}
-	c := github.NewClient(nil).WithAuthToken(githubToken())
-	if apiURL == "" {
-		return c, nil
-	}
-	u, err := url.Parse(apiURL)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, exitcode.AsInvalid(fmt.Errorf("--github-api-url %q: want an absolute URL", apiURL))
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	c.BaseURL = u
-	return c, nil
+	return githubapi.NewClient(githubapi.Options{Token: githubToken(), APIURL: apiURL})
 }
 
 // writeBack returns the write-back of run.WorkspaceManifests for these
@@ -122,7 +112,10 @@ func writeBack(ctx context.Context, w writeFlags, workspace string, ref imageref
 	}
 	image := ref.Short()
 	digest := string(ref.Digest)
-	msg := writeback.Message(image, digest, changed)
+	// Commit messages and pull request text leave the machine: the run's
+	// redactor sees them first (the trailer is cascade's own fixed text).
+	rd := redact.FromContext(ctx)
+	msg := rd.Text(writeback.Message(image, digest, changed))
 	trailer := writeback.Trailer(image, digest)
 	switch w.write {
 	case "commit":
@@ -173,11 +166,11 @@ func writeBack(ctx context.Context, w writeFlags, workspace string, ref imageref
 		for _, p := range changed {
 			body += "- `" + p + "`\n"
 		}
-		body += "\n" + trailer + "\n"
+		body = rd.Text(body) + "\n" + trailer + "\n"
 		pr, err := writeback.PullRequest(ctx, writeback.PROptions{
 			Client: client, Owner: owner, Repo: repo, Base: w.baseBranch,
 			Branch: writeback.BranchName(image, digest), Files: files,
-			Title: writeback.Subject(image, digest), Body: body, Message: msg, Trailer: trailer,
+			Title: rd.Text(writeback.Subject(image, digest)), Body: body, Message: msg, Trailer: trailer,
 		})
 		out.PR, out.Branch, out.Commit = pr.URL, pr.Branch, pr.Commit
 		if pr.ForeignCommits {

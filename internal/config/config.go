@@ -210,7 +210,11 @@ func DefaultLimits() Limits {
 // Registries restricts and configures registry access.
 type Registries struct {
 	// Allow is an optional allowlist of registry hosts (host[:port]);
-	// others are never contacted. Empty allows every host.
+	// others are never contacted. Leaving the key out (nil) allows every
+	// host. An explicit empty list (`allow: []`) is refused as invalid
+	// config (exit 2): it reads as "no registry", which no run can work
+	// with, and silently treating it as "every host" would widen access
+	// the author meant to narrow.
 	Allow []string `yaml:"allow,omitempty"`
 	// Insecure lists hosts reached over plain HTTP.
 	Insecure []string `yaml:"insecure,omitempty"`

@@ -132,6 +132,9 @@ func (c *Config) Validate() error {
 		v.manifests(fmt.Sprintf("manifests[%d]", i), m)
 	}
 	v.limits(c.Limits)
+	if c.Registries.Allow != nil && len(c.Registries.Allow) == 0 {
+		v.add("registries.allow", "an empty list would allow no registry at all; list the hosts cascade may contact, or remove the key to allow every host")
+	}
 	v.hosts("registries.allow", c.Registries.Allow)
 	v.hosts("registries.insecure", c.Registries.Insecure)
 	if len(v.errs) == 0 {

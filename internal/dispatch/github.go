@@ -15,11 +15,13 @@ import (
 
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/githubapi"
+	"github.com/imagecascade/cascade/internal/outbound"
 	"github.com/imagecascade/cascade/internal/retry"
 )
 
 // DefaultGitHubAPIURL is the API root of github.com.
-const DefaultGitHubAPIURL = "https://api.github.com/"
+const DefaultGitHubAPIURL = githubapi.DefaultAPIURL
 
 // secondaryLimitWait is the wait after a secondary rate limit answer
 // without retry-after: GitHub says to wait at least a minute.
@@ -32,7 +34,9 @@ type GitHubOptions struct {
 	// APIURL is the REST API root: DefaultGitHubAPIURL when empty, or a
 	// GitHub Enterprise Server's "https://HOST/api/v3" (GITHUB_API_URL).
 	APIURL string
-	// HTTPClient sends the requests (http.DefaultClient when nil).
+	// HTTPClient sends the requests; the outbound policy (timeouts, no
+	// redirect of a dispatch, no credentials to another host) is applied
+	// on top of it (a new policy client when nil).
 	HTTPClient *http.Client
 	// Policy retries 408/429/5xx, rate limits and connection failures.
 	Policy retry.Policy
@@ -45,11 +49,10 @@ type GitHubOptions struct {
 // GitHub starts rebuilds with repository_dispatch (rebuild.github.event) or
 // workflow_dispatch (rebuild.github.workflow).
 type GitHub struct {
-	token   string
-	baseURL *url.URL
-	hc      *http.Client
-	policy  retry.Policy
-	spacer  *retry.Spacer
+	token  string
+	build  *githubapi.Builder
+	policy retry.Policy
+	spacer *retry.Spacer
 	// noRunDetails is set once the server refused return_run_details;
 	// later workflow dispatches no longer ask.
 	noRunDetails atomic.Bool
@@ -60,29 +63,16 @@ var _ Dispatcher = (*GitHub)(nil)
 // NewGitHub returns a GitHub dispatcher. A malformed APIURL is invalid
 // input (exit 2).
 func NewGitHub(o GitHubOptions) (*GitHub, error) {
-	raw := o.APIURL
-	if raw == "" {
-		raw = DefaultGitHubAPIURL
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, exitcode.AsInvalid(fmt.Errorf("GitHub API URL %q: want http(s)://host[/path]", Redact(raw)))
-	}
-	if u.User != nil {
-		return nil, exitcode.AsInvalid(errors.New("GitHub API URL must not carry credentials; use the token"))
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	hc := o.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
+	// The dispatcher retries whole operations with o.Policy.
+	b, err := githubapi.New(githubapi.Options{Token: o.Token, APIURL: o.APIURL, HTTPClient: o.HTTPClient, NoReadRetry: true})
+	if err != nil {
+		return nil, err
 	}
 	sp := o.Spacer
 	if sp == nil {
 		sp = retry.NewSpacer(retry.DefaultGap, retry.DefaultInFlight, o.Policy.Clock)
 	}
-	return &GitHub{token: o.Token, baseURL: u, hc: hc, policy: o.Policy, spacer: sp}, nil
+	return &GitHub{token: o.Token, build: b, policy: o.Policy, spacer: sp}, nil
 }
 
 // Kind returns "github".
@@ -91,15 +81,7 @@ func (g *GitHub) Kind() string { return "github" }
 // client returns a fresh go-github client. go-github remembers rate limits
 // and refuses requests itself until its wall-clock reset; cascade's retry
 // policy owns waiting, so each attempt starts from a client without memory.
-func (g *GitHub) client() *github.Client {
-	c := github.NewClient(g.hc)
-	if g.token != "" {
-		c = c.WithAuthToken(g.token)
-	}
-	u := *g.baseURL
-	c.BaseURL = &u
-	return c
-}
+func (g *GitHub) client() *github.Client { return g.build.Client() }
 
 // Dispatch sends t's repository_dispatch or workflow_dispatch.
 func (g *GitHub) Dispatch(ctx context.Context, t Target) Outcome {
@@ -262,6 +244,12 @@ func (g *GitHub) classify(what, owner, repo string, resp *github.Response, err e
 	}
 	msg := apiMessage(err)
 	he := retry.FromResponse(resp.Response, g.policy.Now(), nil)
+	var re *outbound.RedirectError
+	if errors.As(err, &re) {
+		// Not followed: the dispatch did not happen.
+		he.Err = redactToken(exitcode.AsInvalid(fmt.Errorf("%s: %w", what, re)), g.token)
+		return he
+	}
 	var abuse *github.AbuseRateLimitError
 	secondary := errors.As(err, &abuse) || strings.Contains(strings.ToLower(msg), "secondary rate limit")
 	if he.Status == http.StatusForbidden && secondary {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/outbound"
+	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/retry"
 )
 
@@ -67,6 +70,42 @@ type PipelineRuns interface {
 type Tekton struct {
 	runs   PipelineRuns
 	policy retry.Policy
+	// creds are the rest.Config's credentials, taught to the run's
+	// redactor before any request (a 403 Status may echo a token).
+	creds restCreds
+}
+
+// restCreds are the secrets a rest.Config holds.
+type restCreds struct {
+	secrets        []string
+	user, password string
+}
+
+func credsOf(cfg *rest.Config) restCreds {
+	c := restCreds{user: cfg.Username, password: cfg.Password}
+	for _, s := range []string{cfg.BearerToken, string(cfg.KeyData)} {
+		if s != "" {
+			c.secrets = append(c.secrets, s)
+		}
+	}
+	for _, f := range []string{cfg.BearerTokenFile, cfg.KeyFile} {
+		if f == "" {
+			continue
+		}
+		if b, err := os.ReadFile(f); err == nil && len(b) > 0 {
+			c.secrets = append(c.secrets, string(b))
+		}
+	}
+	return c
+}
+
+func (c restCreds) teach(r *redact.Redactor) {
+	for _, s := range c.secrets {
+		r.Add(s)
+	}
+	if c.password != "" {
+		r.AddUserPassword(c.user, c.password)
+	}
 }
 
 var _ Dispatcher = (*Tekton)(nil)
@@ -95,11 +134,20 @@ func NewTekton(cfg *rest.Config, o TektonOptions) (*Tekton, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
+	// The outbound policy, closest to the wire (below client-go's
+	// authentication): it sees every credential sent and refuses a
+	// redirect of the create.
+	cfg.Wrap(outbound.Transport)
+	if cfg.Timeout == 0 {
+		cfg.Timeout = outbound.DefaultTimeout
+	}
 	c, err := rest.RESTClientFor(cfg)
 	if err != nil {
 		return nil, exitcode.AsInvalid(fmt.Errorf("configuring the Tekton client: %w", err))
 	}
-	return NewTektonFor(restPipelineRuns{c}, o), nil
+	k := NewTektonFor(restPipelineRuns{c}, o)
+	k.creds = credsOf(cfg)
+	return k, nil
 }
 
 // NewTektonFor returns a Tekton dispatcher creating its PipelineRuns with
@@ -139,6 +187,7 @@ func (k *Tekton) Kind() string { return "tekton" }
 // Dispatch creates t's PipelineRun.
 func (k *Tekton) Dispatch(ctx context.Context, t Target) Outcome {
 	o := Outcome{Name: t.Name, Kind: k.Kind(), Key: t.Key()}
+	k.creds.teach(redact.FromContext(ctx))
 	pr, err := BuildPipelineRun(t)
 	if err != nil {
 		return o.fail(err)

@@ -17,6 +17,8 @@ import (
 
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/outbound"
+	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/retry"
 )
 
@@ -42,7 +44,9 @@ var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", Signatu
 
 // WebhookOptions configure a Webhook dispatcher.
 type WebhookOptions struct {
-	// HTTPClient sends the requests (http.DefaultClient when nil).
+	// HTTPClient sends the requests; the outbound policy (timeouts, no
+	// redirect followed, no signature to another host) is applied on top
+	// of it (a new policy client when nil).
 	HTTPClient *http.Client
 	// Policy retries 408/429/5xx and connection failures.
 	Policy retry.Policy
@@ -64,10 +68,7 @@ var _ Dispatcher = (*Webhook)(nil)
 
 // NewWebhook returns a Webhook dispatcher.
 func NewWebhook(o WebhookOptions) *Webhook {
-	w := &Webhook{hc: o.HTTPClient, policy: o.Policy, getenv: o.Getenv}
-	if w.hc == nil {
-		w.hc = http.DefaultClient
-	}
+	w := &Webhook{hc: outbound.Guard(o.HTTPClient), policy: o.Policy, getenv: o.Getenv}
 	if w.getenv == nil {
 		w.getenv = os.LookupEnv
 	}
@@ -127,6 +128,8 @@ func (w *Webhook) Dispatch(ctx context.Context, t Target) Outcome {
 		if !ok || secret == "" {
 			return o.fail(exitcode.AsInvalid(fmt.Errorf("rebuild.webhook.secretEnv: environment variable %s is not set", cfg.SecretEnv)))
 		}
+		// A receiver that echoes the secret cannot get it printed.
+		redact.FromContext(ctx).Add(secret)
 		sig := Sign([]byte(secret), body)
 		h.Set(SignatureHeader, sig)
 		h.Set(HubSignatureHeader, sig)

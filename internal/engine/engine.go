@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/imagecascade/cascade/internal/config"
@@ -90,7 +91,14 @@ func (e *Engine) Graph() (*graph.Graph, error) {
 		images = append(images, gi)
 	}
 	if len(errs) > 0 {
-		return nil, exitcode.AsInvalid(errors.Join(errs...))
+		// Each part keeps its own class (a refusal stays exit 5); the
+		// rest is invalid config.
+		for i, err := range errs {
+			if exitcode.Of(err) == exitcode.Internal {
+				errs[i] = exitcode.AsInvalid(err)
+			}
+		}
+		return nil, errors.Join(errs...)
 	}
 	return graph.New(images)
 }
@@ -109,6 +117,11 @@ func (e *Engine) workspace() string {
 func dockerfileBases(root *os.Root, path string, log *slog.Logger) ([]graph.Base, error) {
 	f, err := root.Open(filepath.FromSlash(path))
 	if err != nil {
+		if strings.Contains(err.Error(), "escapes from parent") {
+			// A symbolic link (or "..") that leads out of the workspace:
+			// refused for safety, as for manifests.
+			return nil, exitcode.AsRefused(fmt.Errorf("reading %s: leaves the workspace through a symbolic link", path))
+		}
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer f.Close()

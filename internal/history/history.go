@@ -17,9 +17,11 @@
 package history
 
 import (
+	"context"
 	"time"
 
 	"github.com/imagecascade/cascade/internal/dispatch"
+	"github.com/imagecascade/cascade/internal/redact"
 )
 
 // Media types of a history record.
@@ -80,6 +82,32 @@ type Dispatch struct {
 	Time time.Time `json:"time,omitzero"`
 	// Error is why it failed, redacted; empty unless Status is failed.
 	Error string `json:"error,omitempty"`
+}
+
+// Sanitize returns g with every free-text field (details, errors, the
+// cascade's origin and chain, which may come from a remote event) redacted
+// with the context's redactor and quoted so that no line can be read as a
+// GitHub Actions workflow command: the record is printed by cascade
+// history and read by later runs. Record calls it.
+func Sanitize(ctx context.Context, g Generation) Generation {
+	r := redact.FromContext(ctx)
+	g.CascadeID, g.Origin = r.Text(g.CascadeID), r.Text(g.Origin)
+	if g.Chain != nil {
+		chain := make([]string, len(g.Chain))
+		for i, c := range g.Chain {
+			chain[i] = r.Text(c)
+		}
+		g.Chain = chain
+	}
+	if g.Dispatches != nil {
+		ds := make([]Dispatch, len(g.Dispatches))
+		for i, d := range g.Dispatches {
+			d.Detail, d.Error = r.Text(d.Detail), r.Text(d.Error)
+			ds[i] = d
+		}
+		g.Dispatches = ds
+	}
+	return g
 }
 
 // FromOutcome turns a dispatch outcome into a Dispatch at time at. The

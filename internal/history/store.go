@@ -102,6 +102,7 @@ func (s *Store) Record(ctx context.Context, image imageref.Ref, g Generation) er
 	if g.Digest != "" && g.Digest != string(image.Digest) {
 		return exitcode.AsInvalid(fmt.Errorf("%s: the generation is for digest %s", what, g.Digest))
 	}
+	g = Sanitize(ctx, g)
 	g.SchemaVersion = SchemaVersion
 	g.Image, g.Digest = image.Name(), string(image.Digest)
 	if g.Tag == "" {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/outbound"
 )
 
 // Client is the Resolver backed by registries, through go-containerregistry.
@@ -44,6 +45,11 @@ func New(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The outbound policy, below authentication: a blob redirect to a
+	// storage host goes there without credentials; a redirect of an
+	// upload is refused; every credential sent is taught to the run's
+	// redactor.
+	o.base = outbound.Transport(o.base)
 	var rt http.RoundTripper = &allowTransport{allow: o.allow, inner: o.base}
 	rt = &retryTransport{policy: o.retry, timeout: o.timeout, inner: rt}
 	rt = &onePing{inner: rt, answers: map[string]*pingAnswer{}}
