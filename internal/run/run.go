@@ -625,16 +625,17 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			}
 		}
 		log.Info("dispatched", "base", t.base.Short(), "ok", ok, "failed", len(outcomes)-ok, "elapsed", d.now().Sub(start).Round(time.Millisecond))
-		// A tier where nothing was started leaves no record: nothing
-		// needs remembering, and exit 4 keeps meaning "nothing written".
-		// The keys a concurrent run won are recorded too: that settles this
-		// run's claim on them, so the next claimant can retry them if the
-		// winner fails.
-		if d.History != nil && (ok > 0 || len(lost) > 0) {
+		// Every outcome is recorded, failures too: the record settles this
+		// run's claims (the next claimant retries what failed), and the
+		// keys a concurrent run won are recorded as such. A record of
+		// failures only does not count as touching anything: a re-run
+		// reads it to retry them, so exit 4 still means "safe to re-run".
+		if d.History != nil && len(outcomes)+len(lost) > 0 {
 			if err := p.record(ctx, d, t, append(targets, lostTargets...), append(outcomes, lost...)); err != nil {
+				if ok == 0 {
+					err = fmt.Errorf("%w (nothing of this tier was started)", err)
+				}
 				errs = append(errs, err)
-			} else {
-				touched = true
 			}
 		}
 		if ctx.Err() != nil {
