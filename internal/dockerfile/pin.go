@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -84,10 +85,22 @@ func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
 	}
 	out, edits := pl.apply(changes)
 	if err := pl.verify(out, changes); err != nil {
-		return nil, nil, nil, fmt.Errorf("pinning dockerfile to %s: %w; nothing changed", updated.WithDigest(updated.Digest), err)
+		return nil, nil, nil, fmt.Errorf("pinning dockerfile to %s: %w; nothing changed", updated.WithDigest(updated.Digest), unverifiedError{err})
 	}
 	return out, edits, pl.skips, nil
 }
+
+// ErrUnverified matches (errors.Is) an error of Pin whose rewrite failed
+// verification: the Dockerfile names the updated image and parsed, but the
+// bytes Pin would write do not parse to exactly the intended change.
+// Pin's other errors are about the input (it does not parse, or is too
+// large).
+var ErrUnverified = errors.New("rewrite failed verification")
+
+type unverifiedError struct{ error }
+
+func (e unverifiedError) Unwrap() error        { return e.error }
+func (e unverifiedError) Is(target error) bool { return target == ErrUnverified }
 
 type pinner struct {
 	p       *parsed

@@ -13,6 +13,9 @@ import (
 // Result is what Update found and did: file → object → change.
 type Result struct {
 	Files []FileResult `json:"files"`
+	// NotWritten, when set, says why none of the changes listed were
+	// written (a selected file was refused). Dry runs leave it empty.
+	NotWritten string `json:"notWritten,omitempty"`
 }
 
 // FileResult is one file looked at.
