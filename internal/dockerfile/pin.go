@@ -54,7 +54,17 @@ func (c change) end() int { return c.off + len(c.old) }
 // REPO:TAG and REPO:TAG@old become REPO:TAG@NEW, REPO@old becomes REPO@NEW,
 // REPO counts as REPO:latest; another tag of the repository is skipped with
 // a reason, other repositories are never touched. Only the bytes of the
-// reference change. The result is parsed again and must name the same bases
+// reference change.
+//
+// ARGs are followed semantically, by what the reference expands to, not by
+// where its last byte is written. A new pin is written into an ARG default
+// only when that default is itself a reference to the image (ARG
+// BASE=node:18, FROM ${BASE}); when the tag or part of it comes from an ARG
+// (FROM rust:${VARIANT}, FROM node:${V}-alpine) the digest is appended to
+// the reference in its own instruction. An old digest is replaced where it
+// is written, in an ARG too (ARG sha=sha256:…, FROM x@$sha; ARG
+// H="@sha256:…"), when that ARG feeds only references that move with it;
+// otherwise the reference is skipped with the use that prevents it. The result is parsed again and must name the same bases
 // apart from the pinned ones, else Pin returns an error and no output.
 // updated must carry a digest; src is returned unchanged when nothing moves.
 func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
@@ -161,12 +171,36 @@ func (pl *pinner) base(i int) (change, bool) {
 			return change{}, false
 		}
 		if reason := pl.argDefaultTracks(c); reason != "" {
-			pl.skip(i, reason)
-			return change{}, false
+			// The last byte of the reference comes from an ARG that holds
+			// only part of it (a tag, a version): the digest goes at the
+			// end of the reference as written in its own instruction, as
+			// it does for node:${VERSION}-alpine.
+			a, ok := pl.appendToWord(s, r)
+			if !ok || c.old != "" {
+				pl.skip(i, reason)
+				return change{}, false
+			}
+			c = a
 		}
 	}
 	c.sites = []int{i}
 	return c, true
+}
+
+// appendToWord is the change that appends the pin to reference word
+// s.raw as written, after its last byte: "rust:${VARIANT}" becomes
+// "rust:${VARIANT}@sha256:…". The word's own bytes are what other
+// references could share, so they are its run.
+func (pl *pinner) appendToWord(s site, r imageref.Ref) (change, bool) {
+	n := len(s.raw.offs)
+	if n == 0 || s.raw.offs[0] < 0 || s.raw.offs[n-1] < 0 || r.Digest != "" {
+		return change{}, false
+	}
+	repl := "@" + string(pl.updated.Digest)
+	if r.Tag == "" {
+		repl = ":" + pl.updated.Tag + repl
+	}
+	return change{off: s.raw.offs[n-1] + 1, repl: repl, runStart: s.raw.offs[0]}, true
 }
 
 // locate finds the source bytes to change in the expanded reference v: the
@@ -206,9 +240,14 @@ func (pl *pinner) locate(v text, r imageref.Ref) (change, string) {
 }
 
 // argDefaultTracks checks a change that lands outside the base's own
-// instruction, in an ARG default: that default must itself be a reference to
-// the updated repository. An ARG holding only a tag or a registry is shared
-// by other text too often to carry a digest.
+// instruction, in an ARG default. The change may go there when that
+// default is itself a reference to the updated repository (ARG
+// BASE=node:18), or when the change replaces a digest held by an ARG that
+// feeds nothing but image references (ARG sha=sha256:…, FROM x@$sha; ARG
+// HASH="@sha256:…"): dropShared then checks that every reference it feeds
+// is one that moves. An ARG holding only a tag or a registry is shared by
+// other text too often to carry a digest; the caller appends the digest
+// in the reference's own instruction instead.
 func (pl *pinner) argDefaultTracks(c change) string {
 	for _, a := range pl.p.args {
 		if len(a.def.offs) == 0 {
@@ -221,9 +260,88 @@ func (pl *pinner) argDefaultTracks(c change) string {
 		if r, err := imageref.Parse(a.val.String()); err == nil && r.SameRepository(pl.updated) {
 			return ""
 		}
-		return fmt.Sprintf("the digest would go into ARG %s, whose default %q is not a reference to the image", a.name, a.val.String())
+		if c.old == "" {
+			return fmt.Sprintf("the digest would go into ARG %s, whose default %q is not a reference to the image", a.name, a.val.String())
+		}
+		if line, what := pl.otherUse(a.name, map[string]bool{}); line > 0 {
+			return fmt.Sprintf("its digest is held by ARG %s, which also feeds %s on line %d, not only image references", a.name, what, line)
+		}
+		return ""
 	}
 	return "the digest would go outside the reference's instruction"
+}
+
+// otherUse finds where ARG name is expanded other than in a base's
+// reference: it returns the line and instruction keyword of the first such
+// use, 0 when there is none. A use in another ARG's default counts through
+// that ARG's own uses. The scan is textual ($name, ${name…}) over every
+// instruction and heredoc body, so it errs towards finding a use.
+func (pl *pinner) otherUse(name string, seen map[string]bool) (int, string) {
+	if seen[name] {
+		return 0, ""
+	}
+	seen[name] = true
+	l := pl.p.lex
+	src := l.src
+	for k := range l.instructions {
+		ins := &l.instructions[k]
+		end := ins.endLine
+		if ins.heredocTo > end {
+			end = ins.heredocTo
+		}
+		if end < 1 || end > len(l.lines) {
+			continue
+		}
+		from, to := ins.start, l.lines[end-1].end
+		for off := from; off < to; off++ {
+			if src[off] != '$' || !expands(src[off+1:to], name) || l.comments[pl.lineOf(off)] {
+				continue
+			}
+			if pl.inBaseWord(ins, off) {
+				continue
+			}
+			if ins.keyword == "ARG" {
+				if via := pl.argDefaultAt(off); via != "" {
+					if line, what := pl.otherUse(via, seen); line > 0 {
+						return line, what
+					}
+					continue
+				}
+			}
+			return pl.lineOf(off), ins.keyword
+		}
+	}
+	return 0, ""
+}
+
+// expands reports whether b, the bytes after a '$', names variable name.
+func expands(b []byte, name string) bool {
+	if len(b) > 0 && b[0] == '{' {
+		b = b[1:]
+	}
+	return len(b) >= len(name) && string(b[:len(name)]) == name && (len(b) == len(name) || !isNameChar(b[len(name)]))
+}
+
+// inBaseWord reports whether source offset off lies in the reference word
+// of a base named by instruction ins.
+func (pl *pinner) inBaseWord(ins *instruction, off int) bool {
+	for _, s := range pl.p.sites {
+		if n := len(s.raw.offs); s.ins == ins && n > 0 && s.raw.offs[0] <= off && off <= s.raw.offs[n-1] {
+			return true
+		}
+	}
+	return false
+}
+
+// argDefaultAt is the name of the ARG whose default holds source offset
+// off, "" when none does.
+func (pl *pinner) argDefaultAt(off int) string {
+	for _, a := range pl.p.args {
+		if n := len(a.def.offs); n > 0 && a.def.offs[0] <= off && off <= a.def.offs[n-1] {
+			return a.name
+		}
+	}
+	return ""
 }
 
 // runStart is the source offset where the literal run of v holding index k

@@ -1,0 +1,144 @@
+package dockerfile
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagecascade/cascade/internal/imageref"
+)
+
+// TestClass2_WholeTagFromARG: a reference whose whole tag comes from an ARG
+// (FROM rust:${VARIANT}) is pinned like one whose tag ends in literal text
+// (FROM node:${NODE_VERSION}-alpine): the digest is appended to the
+// reference in its own instruction, the ARG is left alone. Where the last
+// byte comes from does not matter; what the reference expands to does.
+func TestClass2_WholeTagFromARG(t *testing.T) {
+	t.Parallel()
+	const d = "@sha256:" + newHex
+	tests := []struct {
+		name, image, src, want string
+		skips                  []Skip
+	}{
+		{
+			name:  "whole tag from an ARG",
+			image: "rust:1.60.0-bullseye",
+			src:   "ARG VARIANT=1.60.0-bullseye\nFROM rust:${VARIANT}\n",
+			want:  "ARG VARIANT=1.60.0-bullseye\nFROM rust:${VARIANT}" + d + "\n",
+		},
+		{
+			name:  "tag ending in literal text",
+			image: "node:18-alpine",
+			src:   "ARG NODE_VERSION=18\nFROM node:${NODE_VERSION}-alpine AS build\n",
+			want:  "ARG NODE_VERSION=18\nFROM node:${NODE_VERSION}-alpine" + d + " AS build\n",
+		},
+		{
+			name:  "plain $VAR form, with a platform flag",
+			image: "mcr.microsoft.com/devcontainers/python:3.12",
+			src:   "ARG VARIANT=3.12\nFROM --platform=$BUILDPLATFORM mcr.microsoft.com/devcontainers/python:$VARIANT\n",
+			want:  "ARG VARIANT=3.12\nFROM --platform=$BUILDPLATFORM mcr.microsoft.com/devcontainers/python:$VARIANT" + d + "\n",
+		},
+		{
+			name:  "repository and tag from two ARGs",
+			image: "golang:1.22",
+			src:   "ARG IMAGE=golang\nARG GO_VERSION=1.22\nFROM ${IMAGE}:${GO_VERSION}\n",
+			want:  "ARG IMAGE=golang\nARG GO_VERSION=1.22\nFROM ${IMAGE}:${GO_VERSION}" + d + "\n",
+		},
+		{
+			name:  "the ARG also feeds another image: each reference decides alone",
+			image: "rust:1.60.0-bullseye",
+			src:   "ARG VARIANT=1.60.0-bullseye\nFROM rust:${VARIANT} AS build\nFROM debian:${VARIANT}\n",
+			want:  "ARG VARIANT=1.60.0-bullseye\nFROM rust:${VARIANT}" + d + " AS build\nFROM debian:${VARIANT}\n",
+		},
+		{
+			name:  "a default with another tag is skipped with the expanded tag",
+			image: "rust:1.61.0-bullseye",
+			src:   "ARG VARIANT=1.60.0-bullseye\nFROM rust:${VARIANT}\n",
+			want:  "ARG VARIANT=1.60.0-bullseye\nFROM rust:${VARIANT}\n",
+			skips: []Skip{{Line: 2, Ref: "rust:1.60.0-bullseye", Reason: "tag 1.60.0-bullseye is not the updated tag 1.61.0-bullseye"}},
+		},
+		{
+			name:  "COPY --from with the tag from a stage ARG",
+			image: "rust:1.60",
+			src:   "FROM scratch\nARG V=1.60\nCOPY --from=rust:${V} /usr/local/cargo /cargo\n",
+			want:  "FROM scratch\nARG V=1.60\nCOPY --from=rust:${V}" + d + " /usr/local/cargo /cargo\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, _, skips := checkPin(t, []byte(tt.src), imageref.MustParse(tt.image+d))
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.skips, skips); diff != "" {
+				t.Errorf("skips (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestClass3_DigestHeldInARG: a digest pin held by an ARG moves when that
+// ARG feeds only references to the updated image; when it also feeds
+// anything else (another image, a RUN, a LABEL), it is reported with why.
+func TestClass3_DigestHeldInARG(t *testing.T) {
+	t.Parallel()
+	const old = "sha256:" + oldHex
+	const nd = "sha256:" + newHex
+	tests := []struct {
+		name, image, src, want string
+		skips                  []Skip
+	}{
+		{
+			name:  "digest-only ARG after @",
+			image: "gcr.io/distroless/java17:nonroot",
+			src:   "ARG sha_digest=" + old + "\nFROM gcr.io/distroless/java17@$sha_digest\n",
+			want:  "ARG sha_digest=" + nd + "\nFROM gcr.io/distroless/java17@$sha_digest\n",
+		},
+		{
+			name:  "quoted @digest appended to a composed reference",
+			image: "node:18-alpine",
+			src:   "ARG NODE_VERSION=18\nARG NODE_IMAGE_HASH=\"@" + old + "\"\nFROM node:${NODE_VERSION}-alpine${NODE_IMAGE_HASH} AS deps\nFROM node:${NODE_VERSION}-alpine${NODE_IMAGE_HASH} AS run\n",
+			want:  "ARG NODE_VERSION=18\nARG NODE_IMAGE_HASH=\"@" + nd + "\"\nFROM node:${NODE_VERSION}-alpine${NODE_IMAGE_HASH} AS deps\nFROM node:${NODE_VERSION}-alpine${NODE_IMAGE_HASH} AS run\n",
+		},
+		{
+			name:  "digest ARG through another ARG",
+			image: "node:18",
+			src:   "ARG HASH=" + old + "\nARG BASE=node:18@${HASH}\nFROM ${BASE}\n",
+			want:  "ARG HASH=" + nd + "\nARG BASE=node:18@${HASH}\nFROM ${BASE}\n",
+		},
+		{
+			name:  "the ARG also feeds a RUN",
+			image: "gcr.io/distroless/java17:nonroot",
+			src:   "ARG sha_digest=" + old + "\nFROM gcr.io/distroless/java17@$sha_digest\nARG sha_digest\nRUN echo ${sha_digest} > /base\n",
+			want:  "ARG sha_digest=" + old + "\nFROM gcr.io/distroless/java17@$sha_digest\nARG sha_digest\nRUN echo ${sha_digest} > /base\n",
+			skips: []Skip{{Line: 2, Ref: "gcr.io/distroless/java17@" + old, Reason: "its digest is held by ARG sha_digest, which also feeds RUN on line 4, not only image references"}},
+		},
+		{
+			name:  "the ARG also feeds another image",
+			image: "node:18-alpine",
+			src:   "ARG H=\"@" + old + "\"\nFROM node:18-alpine${H}\nFROM nginx:1.27${H}\n",
+			want:  "ARG H=\"@" + old + "\"\nFROM node:18-alpine${H}\nFROM nginx:1.27${H}\n",
+			skips: []Skip{{Line: 2, Ref: "node:18-alpine@" + old, Reason: `its bytes are shared with "nginx:1.27${H}" on line 3, which would change too`}},
+		},
+		{
+			name:  "a comment naming the ARG is not a use",
+			image: "gcr.io/distroless/java17:nonroot",
+			src:   "ARG sha_digest=" + old + "\n# update $sha_digest with cascade\nFROM gcr.io/distroless/java17@$sha_digest\n",
+			want:  "ARG sha_digest=" + nd + "\n# update $sha_digest with cascade\nFROM gcr.io/distroless/java17@$sha_digest\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			image := tt.image + "@" + nd
+			got, _, skips := checkPin(t, []byte(tt.src), imageref.MustParse(image))
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.skips, skips); diff != "" {
+				t.Errorf("skips (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
