@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -135,6 +136,34 @@ func TestClass3_DigestHeldInARG(t *testing.T) {
 			got, _, skips := checkPin(t, []byte(tt.src), imageref.MustParse(image))
 			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
 				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.skips, skips); diff != "" {
+				t.Errorf("skips (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestClass4_MalformedDigestReported: a reference to the updated
+// repository with a malformed or non-sha256 digest is reported, not
+// silently passed over; one of another repository is not.
+func TestClass4_MalformedDigestReported(t *testing.T) {
+	t.Parallel()
+	sha512 := "sha512:" + strings.Repeat("c", 128)
+	tests := []struct {
+		name, src string
+		skips     []Skip
+	}{
+		{"short sha256", "FROM postgres:11@sha256:abc\n", []Skip{{Line: 1, Ref: "postgres:11@sha256:abc", Reason: `digest "sha256:abc" is malformed (want sha256: and 64 lowercase hex digits); not pinned`}}},
+		{"sha512", "FROM postgres:11@" + sha512 + "\n", []Skip{{Line: 1, Ref: "postgres:11@" + sha512, Reason: `digest "` + sha512 + `" is not a sha256 digest, the only kind cascade pins; not pinned`}}},
+		{"another repository", "FROM mysql:8@sha256:abc\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, _, skips := checkPin(t, []byte(tt.src), imageref.MustParse("postgres:11@sha256:"+newHex))
+			if string(got) != tt.src {
+				t.Errorf("output changed: %q", got)
 			}
 			if diff := cmp.Diff(tt.skips, skips); diff != "" {
 				t.Errorf("skips (-want +got):\n%s", diff)

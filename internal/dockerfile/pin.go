@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
@@ -139,7 +140,13 @@ func (pl *pinner) base(i int) (change, bool) {
 		return change{}, false
 	}
 	r, err := imageref.Parse(b.Ref)
-	if err != nil || !r.SameRepository(pl.updated) {
+	if err != nil {
+		if reason := malformedDigest(b.Ref, pl.updated); reason != "" {
+			pl.skip(i, reason)
+		}
+		return change{}, false
+	}
+	if !r.SameRepository(pl.updated) {
 		return change{}, false
 	}
 	if pl.ignored(s.ins) || len(s.raw.offs) > 0 && pl.ignoredLine(pl.lineOf(s.raw.offs[0])) {
@@ -185,6 +192,25 @@ func (pl *pinner) base(i int) (change, bool) {
 	}
 	c.sites = []int{i}
 	return c, true
+}
+
+// malformedDigest says why reference s, which does not parse, is not
+// pinned when it names image's repository followed by a digest that is
+// malformed or of another algorithm than sha256; "" when s is anything
+// else.
+func malformedDigest(s string, image imageref.Ref) string {
+	name, d, ok := strings.Cut(s, "@")
+	if !ok {
+		return ""
+	}
+	ref, err := imageref.Parse(name)
+	if err != nil || !ref.SameRepository(image) {
+		return ""
+	}
+	if algo, _, _ := strings.Cut(d, ":"); algo != "sha256" {
+		return fmt.Sprintf("digest %q is not a sha256 digest, the only kind cascade pins; not pinned", d)
+	}
+	return fmt.Sprintf("digest %q is malformed (want sha256: and 64 lowercase hex digits); not pinned", d)
 }
 
 // appendToWord is the change that appends the pin to reference word
