@@ -209,6 +209,13 @@ func isYAML(p string) bool {
 	return strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") || path.Base(p) == "Kustomization"
 }
 
+// isJSON reports whether the file name is a JSON file. JSON files are
+// never in the default file set; selected, they are read as YAML (a
+// Kubernetes object in JSON, as kubectl accepts it).
+func isJSON(p string) bool {
+	return strings.HasSuffix(p, ".json")
+}
+
 // trimDot drops a leading "./", which globs match literally.
 func trimDot(patterns []string) []string {
 	out := make([]string, len(patterns))

@@ -16,6 +16,8 @@ type Options struct {
 	// Paths are doublestar globs relative to the workspace ("deploy/**/*.yaml").
 	// Empty means every *.yaml and *.yml file and every Dockerfile,
 	// Containerfile and *.Dockerfile, skipping .git, vendor and node_modules.
+	// Selected *.json files are read as Kubernetes objects in JSON (a JSON
+	// file that does not parse is skipped and reported).
 	Paths []string
 	// Exclude are doublestar globs relative to the workspace; matching files
 	// are not looked at.

@@ -256,7 +256,12 @@ func processFile(dir *os.Root, name string, c candidate, opts Options, helm []He
 		// whose rewrite fails verification is an error there, and a path
 		// leaving the workspace is always refused. Explicitly selected
 		// files are errors, and then nothing is written (see Update).
-		if len(opts.Paths) == 0 && !unverified(err) && exitcode.Of(err) != exitcode.Refused {
+		//
+		// A selected JSON file is read as a Kubernetes object (kubectl
+		// accepts JSON; JSON is YAML in flow style), but a glob selects
+		// JSON of every kind: one that does not parse is skipped too.
+		lenient := len(opts.Paths) == 0 || isJSON(c.path) && !errors.Is(err, errLimit)
+		if lenient && !unverified(err) && exitcode.Of(err) != exitcode.Refused {
 			fr.Skipped = append(fr.Skipped, Skip{Reason: "not parsed: " + err.Error()})
 		} else {
 			fr.err = fmt.Errorf("%s: %w", c.path, err)
@@ -284,6 +289,8 @@ func formatOf(p string) string {
 		return "dockerfile"
 	case isYAML(p):
 		return "yaml"
+	case isJSON(p):
+		return "json"
 	}
 	return ""
 }
@@ -338,7 +345,9 @@ func rewriteFile(fr *FileResult, data []byte, image imageref.Ref, helm []HelmPat
 	updated, objects, skipped, format, err := RewriteYAML(data, RewriteOptions{
 		Image: image, Helm: helm, Limits: lim, Kustomization: isKustomizationFile(fr.Path), Prefilter: prefilter,
 	})
-	fr.Format = format
+	if fr.Format != "json" || format != "yaml" {
+		fr.Format = format
+	}
 	fr.Skipped = append(fr.Skipped, skipped...)
 	if err != nil {
 		return err
