@@ -66,7 +66,10 @@
 // an error, no file is written.
 //
 // Files are read and written through an os.Root opened on the workspace, so
-// no path, glob or symbolic link can reach outside it. Every file is
+// no path, glob or symbolic link can reach outside it. A symbolic link inside
+// it, to a file or a folder, is never followed nor written through; it is
+// reported as skipped, saying whether its target is processed under its own
+// path. Every file is
 // validated before any file is written, and each write is atomic (temporary
 // file in the same folder, fsync, rename) and keeps the mode bits.
 package manifests
