@@ -171,3 +171,69 @@ func TestClass4_MalformedDigestReported(t *testing.T) {
 		})
 	}
 }
+
+// TestClass6_SyntaxDirective: the syntax parser directive names the
+// BuildKit frontend image; it is pinned by the rules of a base, in place,
+// and reported when it is not.
+func TestClass6_SyntaxDirective(t *testing.T) {
+	t.Parallel()
+	const nd = "sha256:" + newHex
+	const old = "sha256:" + oldHex
+	tests := []struct {
+		name, image, src, want string
+		edits                  []Edit
+		skips                  []Skip
+	}{
+		{
+			name:  "tag",
+			image: "docker/dockerfile:1",
+			src:   "# syntax=docker/dockerfile:1\nFROM alpine:3\n",
+			want:  "# syntax=docker/dockerfile:1@" + nd + "\nFROM alpine:3\n",
+			edits: []Edit{{Line: 1, Offset: 9, Old: "docker/dockerfile:1", New: "docker/dockerfile:1@" + nd, Field: "syntax"}},
+		},
+		{
+			name:  "old digest, spaces, and a stage of the same image",
+			image: "docker/dockerfile:1.7",
+			src:   "#  syntax = docker/dockerfile:1.7@" + old + "  \nFROM docker/dockerfile:1.7 AS frontend\n",
+			want:  "#  syntax = docker/dockerfile:1.7@" + nd + "  \nFROM docker/dockerfile:1.7@" + nd + " AS frontend\n",
+			edits: []Edit{
+				{Line: 1, Offset: 12, Old: "docker/dockerfile:1.7@" + old, New: "docker/dockerfile:1.7@" + nd, Field: "syntax"},
+				{Line: 2, Offset: len("#  syntax = docker/dockerfile:1.7@" + old + "  \nFROM "), Old: "docker/dockerfile:1.7", New: "docker/dockerfile:1.7@" + nd},
+			},
+		},
+		{
+			name:  "another tag",
+			image: "docker/dockerfile:1.7",
+			src:   "# syntax=docker/dockerfile:1\nFROM alpine:3\n",
+			want:  "# syntax=docker/dockerfile:1\nFROM alpine:3\n",
+			skips: []Skip{{Line: 1, Ref: "docker/dockerfile:1", Reason: "tag 1 is not the updated tag 1.7", Field: "syntax"}},
+		},
+		{
+			name:  "not a directive once an instruction came",
+			image: "docker/dockerfile:1",
+			src:   "FROM alpine:3\n# syntax=docker/dockerfile:1\n",
+			want:  "FROM alpine:3\n# syntax=docker/dockerfile:1\n",
+		},
+		{
+			name:  "another frontend",
+			image: "docker/dockerfile:1",
+			src:   "# syntax=tonistiigi/dockerfile:runmount\nFROM alpine:3\n",
+			want:  "# syntax=tonistiigi/dockerfile:runmount\nFROM alpine:3\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, edits, skips := checkPin(t, []byte(tt.src), imageref.MustParse(tt.image+"@"+nd))
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.edits, edits); diff != "" {
+				t.Errorf("edits (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.skips, skips); diff != "" {
+				t.Errorf("skips (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

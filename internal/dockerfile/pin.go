@@ -22,6 +22,8 @@ type Edit struct {
 	Offset int
 	Old    string
 	New    string
+	// Field is "syntax" for the syntax parser directive, "" for a base.
+	Field string
 }
 
 // Skip is a reference to the updated repository (or one Pin could not
@@ -30,6 +32,8 @@ type Skip struct {
 	Line   int
 	Ref    string
 	Reason string
+	// Field is "syntax" for the syntax parser directive, "" for a base.
+	Field string
 }
 
 // ReasonIgnored is the Skip reason for references under the marker comment.
@@ -45,6 +49,8 @@ type change struct {
 	repl     string
 	runStart int   // start of the literal run holding the change
 	sites    []int // the bases it pins, ascending
+	// directive is set for the change of the syntax parser directive.
+	directive bool
 }
 
 func (c change) end() int { return c.off + len(c.old) }
@@ -88,6 +94,9 @@ func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
 		if c, ok := pl.base(i); ok {
 			set.add(c)
 		}
+	}
+	if c, ok := pl.directive(); ok {
+		set.add(c)
 	}
 	changes := pl.dropShared(set.list)
 	sort.SliceStable(pl.skips, func(i, j int) bool { return pl.skips[i].Line < pl.skips[j].Line })
@@ -192,6 +201,61 @@ func (pl *pinner) base(i int) (change, bool) {
 	}
 	c.sites = []int{i}
 	return c, true
+}
+
+// directive decides what happens to the syntax parser directive
+// ("# syntax=docker/dockerfile:1", the BuildKit frontend image): pinned by
+// the rules of a base, in place, or skipped with a reason.
+func (pl *pinner) directive() (change, bool) {
+	d := pl.p.lex.syntax
+	if d.line == 0 {
+		return change{}, false
+	}
+	src := pl.p.lex.src
+	val := string(src[d.start:d.end])
+	skip := func(reason string) {
+		pl.skips = append(pl.skips, Skip{Line: d.line, Ref: val, Reason: reason, Field: "syntax"})
+	}
+	r, err := imageref.Parse(val)
+	if err != nil {
+		if reason := malformedDigest(val, pl.updated); reason != "" {
+			skip(reason)
+		}
+		return change{}, false
+	}
+	if !r.SameRepository(pl.updated) {
+		return change{}, false
+	}
+	if pl.marked(d.line) {
+		skip(ReasonIgnored)
+		return change{}, false
+	}
+	u := pl.updated
+	switch {
+	case r.Tag == "" && r.Digest != "":
+	case u.Tag == "":
+		skip(fmt.Sprintf("tag %s cannot be pinned to a digest of an untagged image", r.EffectiveTag()))
+		return change{}, false
+	case r.EffectiveTag() != u.Tag:
+		skip(fmt.Sprintf("tag %s is not the updated tag %s", r.EffectiveTag(), u.Tag))
+		return change{}, false
+	}
+	if r.Digest == u.Digest {
+		return change{}, false
+	}
+	if r.Digest != "" {
+		old := string(r.Digest)
+		if !strings.HasSuffix(val, old) {
+			skip("the digest of the directive could not be located")
+			return change{}, false
+		}
+		return change{off: d.end - len(old), old: old, repl: string(u.Digest), runStart: d.start, directive: true}, true
+	}
+	repl := "@" + string(u.Digest)
+	if r.Tag == "" {
+		repl = ":" + u.Tag + repl
+	}
+	return change{off: d.end, repl: repl, runStart: d.start, directive: true}, true
 }
 
 // malformedDigest says why reference s, which does not parse, is not
@@ -465,12 +529,16 @@ func (pl *pinner) apply(cs []change) ([]byte, []Edit) {
 		out.Write(src[prev:c.off])
 		out.WriteString(c.repl)
 		prev = c.end()
-		edits = append(edits, Edit{
+		e := Edit{
 			Line:   pl.lineOf(c.runStart),
 			Offset: c.runStart,
 			Old:    string(src[c.runStart:c.end()]),
 			New:    string(src[c.runStart:c.off]) + c.repl,
-		})
+		}
+		if c.directive {
+			e.Field = "syntax"
+		}
+		edits = append(edits, e)
 	}
 	out.Write(src[prev:])
 	return out.Bytes(), edits
@@ -498,6 +566,15 @@ func (pl *pinner) verify(out []byte, cs []change) error {
 		for _, s := range c.sites {
 			pinned[s] = true
 		}
+	}
+	want := string(a.lex.src[a.lex.syntax.start:a.lex.syntax.end])
+	for _, c := range cs {
+		if c.directive {
+			want = string(a.lex.src[a.lex.syntax.start:c.off]) + c.repl + string(a.lex.src[c.end():a.lex.syntax.end])
+		}
+	}
+	if got := string(b.lex.src[b.lex.syntax.start:b.lex.syntax.end]); a.lex.syntax.line != b.lex.syntax.line || got != want {
+		return fmt.Errorf("the syntax directive is %q, want %q", got, want)
 	}
 	if len(a.file.Stages) != len(b.file.Stages) {
 		return fmt.Errorf("the result has %d stages, want %d", len(b.file.Stages), len(a.file.Stages))

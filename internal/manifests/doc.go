@@ -29,8 +29,9 @@
 //   - Kubernetes workloads (Pod, PodTemplate, Deployment, StatefulSet,
 //     DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, OpenShift
 //     DeploymentConfig, of Kubernetes' own API groups): the image of
-//     containers, initContainers and ephemeralContainers; List kinds item
-//     by item. Every other kind of Kubernetes' own API groups (ConfigMap,
+//     containers, initContainers and ephemeralContainers, and the reference
+//     of image volumes (volumes[].image.reference); List kinds item by
+//     item. Every other kind of Kubernetes' own API groups (ConfigMap,
 //     Secret, Service, Ingress, …) has no pod template and is never edited:
 //     an "image" key in it is data, reported as skipped when it names the
 //     repository. Kinds of other groups (custom resources such as Tekton
@@ -49,6 +50,9 @@
 //     or kind: Kustomization): see kustomization for the rules; the one
 //     insertion cascade ever makes is a "digest:" line in an images entry.
 //   - Helm values: DefaultHelmPaths or Options.Helm; see helmImage.
+//   - Compose files (a "services" mapping whose services have "image" or
+//     "build"): services.<name>.image, by the generic rule, which also pins
+//     an image key of an extension field (x-…) that services merge.
 //   - Aliases are never expanded: an image field that is an alias, or that a
 //     "<<" merge supplies, is reported as skipped; an anchored value is
 //     pinned where it is defined when that place is itself an image field.

@@ -147,6 +147,27 @@ func (r *rewriter) object(m *yaml.Node, prefix string, depth int) {
 			r.container(o, f, img, trig.lookup(list, i, name))
 		}
 	}
+	r.imageVolumes(o, spec, field)
+}
+
+// imageVolumes pins the Kubernetes image volumes of a pod spec
+// (volumes[].image.reference, an OCI image mounted as a volume).
+func (r *rewriter) imageVolumes(o *ObjectResult, spec *yaml.Node, field string) {
+	vols := mapGet(spec, "volumes")
+	if vols == nil || vols.Kind != yaml.SequenceNode {
+		return
+	}
+	for i, v := range vols.Content {
+		ref := mapGet(mapGet(v, "image"), "reference")
+		if ref == nil {
+			continue
+		}
+		id := scalarValue(v, "name")
+		if id == "" {
+			id = strconv.Itoa(i)
+		}
+		r.pinRef(o, fmt.Sprintf("%svolumes[%s].image.reference", field, id), ref)
+	}
 }
 
 // container pins one container's image, as the trigger annotation allows.
@@ -178,10 +199,39 @@ func (r *rewriter) values(root *yaml.Node) {
 		}
 		r.helmImage(o, "", lookupPath(root, h.Registry), repo, lookupPath(root, h.Tag), lookupPath(root, h.Digest), h)
 	}
+	if isCompose(root) {
+		// A Compose file: services.<name>.image, and whatever image keys
+		// its extension fields (x-…) define for services to merge.
+		r.formats["compose"] = true
+	}
 	r.generic(o, root, "", 0)
 	if len(o.Changes) > 0 && r.formats["helm"] {
 		o.Kind = "values"
 	}
+}
+
+// isCompose reports whether a document without kind is a Compose file: a
+// "services" mapping of mappings, one of which has a key only a Compose
+// service has ("image", "build", "extends", or a "<<" merge of shared
+// settings).
+func isCompose(root *yaml.Node) bool {
+	services := mapGet(root, "services")
+	if services == nil || services.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 1; i < len(services.Content); i += 2 {
+		s := services.Content[i]
+		if s.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(s.Content); j += 2 {
+			switch k := s.Content[j]; {
+			case k.Tag == "!!merge", k.Value == "image", k.Value == "build", k.Value == "extends":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // generic visits every "image" key under n: a scalar is pinned as a
@@ -205,6 +255,12 @@ func (r *rewriter) generic(o *ObjectResult, n *yaml.Node, field string, depth in
 					if repo := mapGet(v, "repository"); repo != nil {
 						h := HelmPaths{Registry: f + ".registry", Repository: f + ".repository", Tag: f + ".tag", Digest: f + ".digest"}
 						r.helmImage(o, f, mapGet(v, "registry"), repo, mapGet(v, "tag"), mapGet(v, "digest"), h)
+						continue
+					}
+					if ref := mapGet(v, "reference"); ref != nil && ref.Kind == yaml.ScalarNode {
+						// A Kubernetes image volume in a pod template
+						// embedded in a custom resource.
+						r.pinRef(o, f+".reference", ref)
 						continue
 					}
 				}

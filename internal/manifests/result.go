@@ -22,7 +22,7 @@ type Result struct {
 type FileResult struct {
 	// Path is slash-separated and relative to the workspace.
 	Path string `json:"path"`
-	// Format is kubernetes, kustomize, helm, yaml, json (a selected JSON
+	// Format is kubernetes, kustomize, helm, compose, yaml, json (a selected JSON
 	// file without a Kubernetes object) or dockerfile.
 	Format string `json:"format"`
 	// Objects lists the objects with changes, in file order.

@@ -60,7 +60,7 @@ func (r *rewriter) apply() []byte {
 
 // format is the file's format for the report: the most specific one seen.
 func (r *rewriter) format() string {
-	for _, f := range []string{"kustomize", "kubernetes", "helm"} {
+	for _, f := range []string{"kustomize", "kubernetes", "helm", "compose"} {
 		if r.formats[f] {
 			return f
 		}
