@@ -60,8 +60,10 @@ func DefaultHelmPaths() []HelmPaths {
 	}
 }
 
-// Limits bound the cost of parsing one file. A file over a limit is reported
-// as invalid (exit code 2) and left alone.
+// Limits bound the cost of parsing one file. A file over a limit is left
+// alone: selected explicitly, it is reported as invalid (exit code 2) and
+// nothing is written; in the default file set it is skipped and reported
+// with its reason.
 type Limits struct {
 	// MaxFileBytes is the largest file looked at (default 8 MiB).
 	MaxFileBytes int64

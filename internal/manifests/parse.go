@@ -12,9 +12,11 @@ import (
 	"github.com/imagecascade/cascade/internal/exitcode"
 )
 
-// errLimit marks a file refused for exceeding a parse limit or being
-// ambiguous (duplicate keys, alias cycles). Such a file is always an error,
-// never merely skipped.
+// errLimit marks a file refused for exceeding a parse limit, being
+// ambiguous (duplicate keys, alias cycles) or not being UTF-8. Selected
+// explicitly, such a file is an error (even a JSON file, which is otherwise
+// skipped when it does not parse); in the default file set it is skipped
+// and reported, like any file that does not parse.
 var errLimit = errors.New("refused to parse")
 
 // parseYAML parses every document of src within the limits. Positions of the
