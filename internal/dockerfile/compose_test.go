@@ -19,11 +19,18 @@ var composeArgs = []string{
 	"ARG D=@sha256:1111111111111111111111111111111111111111111111111111111111111111\n",
 	"ARG NG='nginx'\n",
 	"# cascade:ignore\n",
+	"ARG VARIANT=latest\n",
+	"ARG H=\"@sha256:1111111111111111111111111111111111111111111111111111111111111111\"\n",
+	"ARG sha=sha256:1111111111111111111111111111111111111111111111111111111111111111\n",
 }
 
 var composeFragments = []string{
 	"ARG NG\n",
 	"FROM ${BASE}\n",
+	"FROM registry.example.com/acme/httpd-base:${VARIANT}\n",
+	"FROM registry.example.com/acme/httpd-base:${VARIANT}${H}\n",
+	"FROM registry.example.com/acme/httpd-base@$sha\n",
+	"RUN echo $sha\n",
 	"FROM $BASE AS b\n",
 	"FROM ${BASE}-slim\n",
 	"FROM ${BASE}${D}\n",
@@ -64,6 +71,9 @@ func TestPinComposed(t *testing.T) {
 		var b strings.Builder
 		if rng.IntN(8) == 0 {
 			b.WriteString("# escape=`\n")
+		}
+		if rng.IntN(6) == 0 {
+			b.WriteString("# syntax=registry.example.com/acme/httpd-base:latest\n")
 		}
 		for j := rng.IntN(5); j > 0; j-- {
 			b.WriteString(composeArgs[rng.IntN(len(composeArgs))])

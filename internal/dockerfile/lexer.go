@@ -54,6 +54,10 @@ type lexed struct {
 	lines        []physLine
 	comments     map[int]bool // 1-based lines that are comment lines
 	instructions []instruction
+	// syntax is the value of the first syntax parser directive (the
+	// BuildKit frontend image): src[syntax.start:syntax.end] on line
+	// syntax.line; line 0 when there is none.
+	syntax struct{ line, start, end int }
 }
 
 // MaxSize is the largest Dockerfile Parse accepts.
@@ -112,11 +116,17 @@ func (l *lexed) content(i int) []byte { return l.src[l.lines[i].start:l.lines[i]
 func (l *lexed) directives() error {
 	seen := map[string]bool{}
 	for i := range l.lines {
-		m := directiveRE.FindSubmatch(trimLeft(l.content(i)))
+		trimmed := trimLeft(l.content(i))
+		m := directiveRE.FindSubmatch(trimmed)
 		if m == nil {
 			return nil
 		}
 		name := strings.ToLower(string(m[1]))
+		if name == "syntax" && !seen[name] {
+			idx := directiveRE.FindSubmatchIndex(trimmed)
+			start := l.lines[i].end - len(trimmed) + idx[4]
+			l.syntax.line, l.syntax.start, l.syntax.end = i+1, start, start+idx[5]-idx[4]
+		}
 		switch name {
 		case "escape":
 			if !seen[name] {

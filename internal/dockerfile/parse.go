@@ -290,6 +290,9 @@ func (b *builder) lookupStage(name string) variable {
 	if v, ok := b.stage[name]; ok {
 		return v
 	}
+	if _, ok := b.global[name]; ok && !platformArgs[name] {
+		return variable{reason: fmt.Sprintf("ARG %s is declared before the first FROM but not again in this stage, so it has no value here", name)}
+	}
 	return b.undeclared(name)
 }
 

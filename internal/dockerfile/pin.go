@@ -2,9 +2,11 @@ package dockerfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
@@ -20,6 +22,8 @@ type Edit struct {
 	Offset int
 	Old    string
 	New    string
+	// Field is "syntax" for the syntax parser directive, "" for a base.
+	Field string
 }
 
 // Skip is a reference to the updated repository (or one Pin could not
@@ -28,6 +32,8 @@ type Skip struct {
 	Line   int
 	Ref    string
 	Reason string
+	// Field is "syntax" for the syntax parser directive, "" for a base.
+	Field string
 }
 
 // ReasonIgnored is the Skip reason for references under the marker comment.
@@ -43,6 +49,8 @@ type change struct {
 	repl     string
 	runStart int   // start of the literal run holding the change
 	sites    []int // the bases it pins, ascending
+	// directive is set for the change of the syntax parser directive.
+	directive bool
 }
 
 func (c change) end() int { return c.off + len(c.old) }
@@ -53,7 +61,17 @@ func (c change) end() int { return c.off + len(c.old) }
 // REPO:TAG and REPO:TAG@old become REPO:TAG@NEW, REPO@old becomes REPO@NEW,
 // REPO counts as REPO:latest; another tag of the repository is skipped with
 // a reason, other repositories are never touched. Only the bytes of the
-// reference change. The result is parsed again and must name the same bases
+// reference change.
+//
+// ARGs are followed semantically, by what the reference expands to, not by
+// where its last byte is written. A new pin is written into an ARG default
+// only when that default is itself a reference to the image (ARG
+// BASE=node:18, FROM ${BASE}); when the tag or part of it comes from an ARG
+// (FROM rust:${VARIANT}, FROM node:${V}-alpine) the digest is appended to
+// the reference in its own instruction. An old digest is replaced where it
+// is written, in an ARG too (ARG sha=sha256:…, FROM x@$sha; ARG
+// H="@sha256:…"), when that ARG feeds only references that move with it;
+// otherwise the reference is skipped with the use that prevents it. The result is parsed again and must name the same bases
 // apart from the pinned ones, else Pin returns an error and no output.
 // updated must carry a digest; src is returned unchanged when nothing moves.
 func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
@@ -77,6 +95,9 @@ func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
 			set.add(c)
 		}
 	}
+	if c, ok := pl.directive(); ok {
+		set.add(c)
+	}
 	changes := pl.dropShared(set.list)
 	sort.SliceStable(pl.skips, func(i, j int) bool { return pl.skips[i].Line < pl.skips[j].Line })
 	if len(changes) == 0 {
@@ -84,10 +105,22 @@ func Pin(src []byte, updated imageref.Ref) ([]byte, []Edit, []Skip, error) {
 	}
 	out, edits := pl.apply(changes)
 	if err := pl.verify(out, changes); err != nil {
-		return nil, nil, nil, fmt.Errorf("pinning dockerfile to %s: %w; nothing changed", updated.WithDigest(updated.Digest), err)
+		return nil, nil, nil, fmt.Errorf("pinning dockerfile to %s: %w; nothing changed", updated.WithDigest(updated.Digest), unverifiedError{err})
 	}
 	return out, edits, pl.skips, nil
 }
+
+// ErrUnverified matches (errors.Is) an error of Pin whose rewrite failed
+// verification: the Dockerfile names the updated image and parsed, but the
+// bytes Pin would write do not parse to exactly the intended change.
+// Pin's other errors are about the input (it does not parse, or is too
+// large).
+var ErrUnverified = errors.New("rewrite failed verification")
+
+type unverifiedError struct{ error }
+
+func (e unverifiedError) Unwrap() error        { return e.error }
+func (e unverifiedError) Is(target error) bool { return target == ErrUnverified }
 
 type pinner struct {
 	p       *parsed
@@ -116,7 +149,13 @@ func (pl *pinner) base(i int) (change, bool) {
 		return change{}, false
 	}
 	r, err := imageref.Parse(b.Ref)
-	if err != nil || !r.SameRepository(pl.updated) {
+	if err != nil {
+		if reason := malformedDigest(b.Ref, pl.updated); reason != "" {
+			pl.skip(i, reason)
+		}
+		return change{}, false
+	}
+	if !r.SameRepository(pl.updated) {
 		return change{}, false
 	}
 	if pl.ignored(s.ins) || len(s.raw.offs) > 0 && pl.ignoredLine(pl.lineOf(s.raw.offs[0])) {
@@ -148,12 +187,110 @@ func (pl *pinner) base(i int) (change, bool) {
 			return change{}, false
 		}
 		if reason := pl.argDefaultTracks(c); reason != "" {
-			pl.skip(i, reason)
-			return change{}, false
+			// The last byte of the reference comes from an ARG that holds
+			// only part of it (a tag, a version): the digest goes at the
+			// end of the reference as written in its own instruction, as
+			// it does for node:${VERSION}-alpine.
+			a, ok := pl.appendToWord(s, r)
+			if !ok || c.old != "" {
+				pl.skip(i, reason)
+				return change{}, false
+			}
+			c = a
 		}
 	}
 	c.sites = []int{i}
 	return c, true
+}
+
+// directive decides what happens to the syntax parser directive
+// ("# syntax=docker/dockerfile:1", the BuildKit frontend image): pinned by
+// the rules of a base, in place, or skipped with a reason.
+func (pl *pinner) directive() (change, bool) {
+	d := pl.p.lex.syntax
+	if d.line == 0 {
+		return change{}, false
+	}
+	src := pl.p.lex.src
+	val := string(src[d.start:d.end])
+	skip := func(reason string) {
+		pl.skips = append(pl.skips, Skip{Line: d.line, Ref: val, Reason: reason, Field: "syntax"})
+	}
+	r, err := imageref.Parse(val)
+	if err != nil {
+		if reason := malformedDigest(val, pl.updated); reason != "" {
+			skip(reason)
+		}
+		return change{}, false
+	}
+	if !r.SameRepository(pl.updated) {
+		return change{}, false
+	}
+	if pl.marked(d.line) {
+		skip(ReasonIgnored)
+		return change{}, false
+	}
+	u := pl.updated
+	switch {
+	case r.Tag == "" && r.Digest != "":
+	case u.Tag == "":
+		skip(fmt.Sprintf("tag %s cannot be pinned to a digest of an untagged image", r.EffectiveTag()))
+		return change{}, false
+	case r.EffectiveTag() != u.Tag:
+		skip(fmt.Sprintf("tag %s is not the updated tag %s", r.EffectiveTag(), u.Tag))
+		return change{}, false
+	}
+	if r.Digest == u.Digest {
+		return change{}, false
+	}
+	if r.Digest != "" {
+		old := string(r.Digest)
+		if !strings.HasSuffix(val, old) {
+			skip("the digest of the directive could not be located")
+			return change{}, false
+		}
+		return change{off: d.end - len(old), old: old, repl: string(u.Digest), runStart: d.start, directive: true}, true
+	}
+	repl := "@" + string(u.Digest)
+	if r.Tag == "" {
+		repl = ":" + u.Tag + repl
+	}
+	return change{off: d.end, repl: repl, runStart: d.start, directive: true}, true
+}
+
+// malformedDigest says why reference s, which does not parse, is not
+// pinned when it names image's repository followed by a digest that is
+// malformed or of another algorithm than sha256; "" when s is anything
+// else.
+func malformedDigest(s string, image imageref.Ref) string {
+	name, d, ok := strings.Cut(s, "@")
+	if !ok {
+		return ""
+	}
+	ref, err := imageref.Parse(name)
+	if err != nil || !ref.SameRepository(image) {
+		return ""
+	}
+	if algo, _, _ := strings.Cut(d, ":"); algo != "sha256" {
+		return fmt.Sprintf("digest %q is not a sha256 digest, the only kind cascade pins; not pinned", d)
+	}
+	return fmt.Sprintf("digest %q is malformed (want sha256: and 64 lowercase hex digits); not pinned", d)
+}
+
+// appendToWord is the change that appends the pin to reference word
+// s.raw as written, after its last byte: "rust:${VARIANT}" becomes
+// "rust:${VARIANT}@sha256:…". The word's own bytes are what other
+// references could share, so they are its run.
+func (pl *pinner) appendToWord(s site, r imageref.Ref) (change, bool) {
+	n := len(s.raw.offs)
+	if n == 0 || s.raw.offs[0] < 0 || s.raw.offs[n-1] < 0 || r.Digest != "" {
+		return change{}, false
+	}
+	repl := "@" + string(pl.updated.Digest)
+	if r.Tag == "" {
+		repl = ":" + pl.updated.Tag + repl
+	}
+	return change{off: s.raw.offs[n-1] + 1, repl: repl, runStart: s.raw.offs[0]}, true
 }
 
 // locate finds the source bytes to change in the expanded reference v: the
@@ -193,9 +330,14 @@ func (pl *pinner) locate(v text, r imageref.Ref) (change, string) {
 }
 
 // argDefaultTracks checks a change that lands outside the base's own
-// instruction, in an ARG default: that default must itself be a reference to
-// the updated repository. An ARG holding only a tag or a registry is shared
-// by other text too often to carry a digest.
+// instruction, in an ARG default. The change may go there when that
+// default is itself a reference to the updated repository (ARG
+// BASE=node:18), or when the change replaces a digest held by an ARG that
+// feeds nothing but image references (ARG sha=sha256:…, FROM x@$sha; ARG
+// HASH="@sha256:…"): dropShared then checks that every reference it feeds
+// is one that moves. An ARG holding only a tag or a registry is shared by
+// other text too often to carry a digest; the caller appends the digest
+// in the reference's own instruction instead.
 func (pl *pinner) argDefaultTracks(c change) string {
 	for _, a := range pl.p.args {
 		if len(a.def.offs) == 0 {
@@ -208,9 +350,88 @@ func (pl *pinner) argDefaultTracks(c change) string {
 		if r, err := imageref.Parse(a.val.String()); err == nil && r.SameRepository(pl.updated) {
 			return ""
 		}
-		return fmt.Sprintf("the digest would go into ARG %s, whose default %q is not a reference to the image", a.name, a.val.String())
+		if c.old == "" {
+			return fmt.Sprintf("the digest would go into ARG %s, whose default %q is not a reference to the image", a.name, a.val.String())
+		}
+		if line, what := pl.otherUse(a.name, map[string]bool{}); line > 0 {
+			return fmt.Sprintf("its digest is held by ARG %s, which also feeds %s on line %d, not only image references", a.name, what, line)
+		}
+		return ""
 	}
 	return "the digest would go outside the reference's instruction"
+}
+
+// otherUse finds where ARG name is expanded other than in a base's
+// reference: it returns the line and instruction keyword of the first such
+// use, 0 when there is none. A use in another ARG's default counts through
+// that ARG's own uses. The scan is textual ($name, ${name…}) over every
+// instruction and heredoc body, so it errs towards finding a use.
+func (pl *pinner) otherUse(name string, seen map[string]bool) (int, string) {
+	if seen[name] {
+		return 0, ""
+	}
+	seen[name] = true
+	l := pl.p.lex
+	src := l.src
+	for k := range l.instructions {
+		ins := &l.instructions[k]
+		end := ins.endLine
+		if ins.heredocTo > end {
+			end = ins.heredocTo
+		}
+		if end < 1 || end > len(l.lines) {
+			continue
+		}
+		from, to := ins.start, l.lines[end-1].end
+		for off := from; off < to; off++ {
+			if src[off] != '$' || !expands(src[off+1:to], name) || l.comments[pl.lineOf(off)] {
+				continue
+			}
+			if pl.inBaseWord(ins, off) {
+				continue
+			}
+			if ins.keyword == "ARG" {
+				if via := pl.argDefaultAt(off); via != "" {
+					if line, what := pl.otherUse(via, seen); line > 0 {
+						return line, what
+					}
+					continue
+				}
+			}
+			return pl.lineOf(off), ins.keyword
+		}
+	}
+	return 0, ""
+}
+
+// expands reports whether b, the bytes after a '$', names variable name.
+func expands(b []byte, name string) bool {
+	if len(b) > 0 && b[0] == '{' {
+		b = b[1:]
+	}
+	return len(b) >= len(name) && string(b[:len(name)]) == name && (len(b) == len(name) || !isNameChar(b[len(name)]))
+}
+
+// inBaseWord reports whether source offset off lies in the reference word
+// of a base named by instruction ins.
+func (pl *pinner) inBaseWord(ins *instruction, off int) bool {
+	for _, s := range pl.p.sites {
+		if n := len(s.raw.offs); s.ins == ins && n > 0 && s.raw.offs[0] <= off && off <= s.raw.offs[n-1] {
+			return true
+		}
+	}
+	return false
+}
+
+// argDefaultAt is the name of the ARG whose default holds source offset
+// off, "" when none does.
+func (pl *pinner) argDefaultAt(off int) string {
+	for _, a := range pl.p.args {
+		if n := len(a.def.offs); n > 0 && a.def.offs[0] <= off && off <= a.def.offs[n-1] {
+			return a.name
+		}
+	}
+	return ""
 }
 
 // runStart is the source offset where the literal run of v holding index k
@@ -308,12 +529,16 @@ func (pl *pinner) apply(cs []change) ([]byte, []Edit) {
 		out.Write(src[prev:c.off])
 		out.WriteString(c.repl)
 		prev = c.end()
-		edits = append(edits, Edit{
+		e := Edit{
 			Line:   pl.lineOf(c.runStart),
 			Offset: c.runStart,
 			Old:    string(src[c.runStart:c.end()]),
 			New:    string(src[c.runStart:c.off]) + c.repl,
-		})
+		}
+		if c.directive {
+			e.Field = "syntax"
+		}
+		edits = append(edits, e)
 	}
 	out.Write(src[prev:])
 	return out.Bytes(), edits
@@ -341,6 +566,15 @@ func (pl *pinner) verify(out []byte, cs []change) error {
 		for _, s := range c.sites {
 			pinned[s] = true
 		}
+	}
+	want := string(a.lex.src[a.lex.syntax.start:a.lex.syntax.end])
+	for _, c := range cs {
+		if c.directive {
+			want = string(a.lex.src[a.lex.syntax.start:c.off]) + c.repl + string(a.lex.src[c.end():a.lex.syntax.end])
+		}
+	}
+	if got := string(b.lex.src[b.lex.syntax.start:b.lex.syntax.end]); a.lex.syntax.line != b.lex.syntax.line || got != want {
+		return fmt.Errorf("the syntax directive is %q, want %q", got, want)
 	}
 	if len(a.file.Stages) != len(b.file.Stages) {
 		return fmt.Errorf("the result has %d stages, want %d", len(b.file.Stages), len(a.file.Stages))

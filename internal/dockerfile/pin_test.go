@@ -65,9 +65,9 @@ func TestPinEditsAndSkips(t *testing.T) {
 			wantSkips: []Skip{{Line: 2, Ref: "${BASE}", Reason: "ARG BASE has no default value"}},
 		},
 		{
-			name:      "ARG holding only the tag is skipped",
+			name:      "ARG holding only the tag: the digest goes in the FROM line",
 			src:       "ARG TAG=latest\nFROM " + httpd + ":${TAG}\n",
-			wantSkips: []Skip{{Line: 2, Ref: httpd + ":latest", Reason: `the digest would go into ARG TAG, whose default "latest" is not a reference to the image`}},
+			wantEdits: []Edit{{Line: 2, Offset: len("ARG TAG=latest\nFROM "), Old: httpd + ":${TAG}", New: httpd + ":${TAG}@sha256:" + newHex}},
 		},
 		{
 			name: "ARG default shared with a reference that does not track",

@@ -28,12 +28,16 @@
 //
 //   - Kubernetes workloads (Pod, PodTemplate, Deployment, StatefulSet,
 //     DaemonSet, ReplicaSet, Job, CronJob, ReplicationController, OpenShift
-//     DeploymentConfig): the image of containers, initContainers and
-//     ephemeralContainers; List kinds item by item. Other kinds (custom
-//     resources such as Tekton Tasks or Knative Services) and documents
-//     without kind: every "image" key at any depth, as a reference when it
-//     holds a string, as a Helm image when it holds a mapping with
-//     "repository".
+//     DeploymentConfig, of Kubernetes' own API groups): the image of
+//     containers, initContainers and ephemeralContainers, and the reference
+//     of image volumes (volumes[].image.reference); List kinds item by
+//     item. Every other kind of Kubernetes' own API groups (ConfigMap,
+//     Secret, Service, Ingress, …) has no pod template and is never edited:
+//     an "image" key in it is data, reported as skipped when it names the
+//     repository. Kinds of other groups (custom resources such as Tekton
+//     Tasks, Knative Services or Argo Rollouts) and documents without
+//     kind: every "image" key at any depth, as a reference when it holds a
+//     string, as a Helm image when it holds a mapping with "repository".
 //   - The image.openshift.io/triggers annotation: when one of its triggers
 //     follows the updated image (an ImageStreamTag "stream:tag" whose stream
 //     is the last path component of the updated repository and whose tag is
@@ -46,6 +50,9 @@
 //     or kind: Kustomization): see kustomization for the rules; the one
 //     insertion cascade ever makes is a "digest:" line in an images entry.
 //   - Helm values: DefaultHelmPaths or Options.Helm; see helmImage.
+//   - Compose files (a "services" mapping whose services have "image" or
+//     "build"): services.<name>.image, by the generic rule, which also pins
+//     an image key of an extension field (x-…) that services merge.
 //   - Aliases are never expanded: an image field that is an alias, or that a
 //     "<<" merge supplies, is reported as skipped; an anchored value is
 //     pinned where it is defined when that place is itself an image field.
@@ -54,13 +61,19 @@
 //
 // In the default file set (no paths given) a YAML file that cannot name the
 // updated image (its repository's last path component does not occur in it
-// as a whole component, and it holds no escape) is not parsed, unless a
-// cheap scan sees it might exceed a parse limit: such files are neither
-// changed nor reported, and hostile input is still refused wherever it sits.
-// Explicitly selected files are always parsed.
+// as a whole component, and it holds no escape) is not parsed, neither
+// changed nor reported. The default file set is a search: a file in it that
+// cannot be read as a manifest (it does not parse, has a duplicate key, is
+// not UTF-8, or is over a parse limit) is skipped and reported with its
+// reason, and does not change the run's outcome. Explicitly selected files
+// are always parsed, and one that cannot be is an error; whenever a file is
+// an error, no file is written.
 //
 // Files are read and written through an os.Root opened on the workspace, so
-// no path, glob or symbolic link can reach outside it. Every file is
+// no path, glob or symbolic link can reach outside it. A symbolic link inside
+// it, to a file or a folder, is never followed nor written through; it is
+// reported as skipped, saying whether its target is processed under its own
+// path. Every file is
 // validated before any file is written, and each write is atomic (temporary
 // file in the same folder, fsync, rename) and keeps the mode bits.
 package manifests

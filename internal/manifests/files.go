@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -25,7 +26,19 @@ type candidate struct {
 	path string // slash-separated, relative to the workspace
 	// skip is set for files that are selected but not processed.
 	skip string
+	// link is set for a symbolic link inside the workspace: its target's
+	// workspace path, and whether that is a folder.
+	link   string
+	linkTo linkKind
 }
+
+type linkKind int
+
+const (
+	noLink linkKind = iota
+	fileLink
+	folderLink
+)
 
 // checkPattern refuses globs that could leave the workspace.
 func checkPattern(field, p string) error {
@@ -117,17 +130,41 @@ func discover(root *os.Root, paths, exclude []string) ([]candidate, error) {
 			found[p] = candidate{path: p}
 			return nil
 		}
+		if defaults && skippedDirs[d.Name()] {
+			return nil
+		}
 		c, ok, err := inspect(root, p)
 		if err != nil {
 			return err
 		}
-		if ok && matches(patterns, p) {
+		if ok && (c.linkTo == folderLink || matches(patterns, p)) {
 			found[c.path] = c
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// A symbolic link is never followed nor written through; say whether
+	// what it points to is processed under its own path.
+	for p, c := range found {
+		switch c.linkTo {
+		case fileLink:
+			if t, ok := found[c.link]; ok && t.skip == "" {
+				c.skip = fmt.Sprintf("symbolic link to %s; never written through (its target is processed under its own path)", c.link)
+			} else {
+				c.skip = fmt.Sprintf("symbolic link to %s; never written through, and its target is not among the selected files, so it is not processed", c.link)
+			}
+		case folderLink:
+			if walked(c.link, defaults, patterns, exclude) {
+				c.skip = fmt.Sprintf("symbolic link to folder %s; not followed (the files there are processed under their own paths)", c.link)
+			} else {
+				c.skip = fmt.Sprintf("symbolic link to folder %s; not followed, and that folder is not among the selected ones (excluded or skipped), so its files are not processed", c.link)
+			}
+		default:
+			continue
+		}
+		found[p] = c
 	}
 	out := make([]candidate, 0, len(found))
 	for _, c := range found {
@@ -158,10 +195,18 @@ func inspect(root *os.Root, p string) (candidate, bool, error) {
 			return c, false, exitcode.AsRefused(fmt.Errorf("path %q is a symbolic link leaving the workspace", p))
 		case err != nil:
 			c.skip = "symbolic link whose target cannot be read; not followed"
+			return c, true, nil
+		}
+		target, ok := linkTarget(root, p)
+		switch {
+		case !ok:
+			c.skip = "symbolic link whose target cannot be resolved; not followed"
 		case st.IsDir():
-			return c, false, nil
+			c.link, c.linkTo = target, folderLink
+		case st.Mode().IsRegular():
+			c.link, c.linkTo = target, fileLink
 		default:
-			c.skip = "symbolic link; never written through (its target is processed under its own path)"
+			return c, false, nil
 		}
 		return c, true, nil
 	}
@@ -169,6 +214,46 @@ func inspect(root *os.Root, p string) (candidate, bool, error) {
 		return c, false, nil
 	}
 	return c, true, nil
+}
+
+// linkTarget is the workspace path that symbolic link p finally points to,
+// following a chain of links (each resolved in its own folder, none
+// leaving the workspace: os.Root has checked that).
+func linkTarget(root *os.Root, p string) (string, bool) {
+	for range 40 {
+		fi, err := root.Lstat(p)
+		if err != nil {
+			return "", false
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return p, true
+		}
+		t, err := root.Readlink(p)
+		if err != nil || filepath.IsAbs(t) || strings.HasPrefix(t, "/") {
+			return "", false
+		}
+		p = path.Join(path.Dir(p), filepath.ToSlash(t))
+		if p == ".." || strings.HasPrefix(p, "../") {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// walked reports whether the walk of the file set goes through folder dir
+// (a workspace path): not skipped, not excluded, and in the patterns' scope.
+func walked(dir string, defaults bool, patterns, exclude []string) bool {
+	if dir == "." {
+		return true
+	}
+	parts := strings.Split(dir, "/")
+	for i, part := range parts {
+		sub := strings.Join(parts[:i+1], "/")
+		if part == ".git" || defaults && skippedDirs[part] || excluded(exclude, sub) {
+			return false
+		}
+	}
+	return inScope(patterns, dir)
 }
 
 func matches(patterns []string, p string) bool {
@@ -207,6 +292,13 @@ func isDockerfile(p string) bool {
 // isYAML reports whether the file name is a YAML file.
 func isYAML(p string) bool {
 	return strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") || path.Base(p) == "Kustomization"
+}
+
+// isJSON reports whether the file name is a JSON file. JSON files are
+// never in the default file set; selected, they are read as YAML (a
+// Kubernetes object in JSON, as kubectl accepts it).
+func isJSON(p string) bool {
+	return strings.HasSuffix(p, ".json")
 }
 
 // trimDot drops a leading "./", which globs match literally.

@@ -24,6 +24,14 @@ func FuzzRewriteYAML(f *testing.F) {
 	f.Add([]byte("images:\n- name: registry.example.com/acme/app\n  newTag: \"1.0\""), true)
 	f.Add([]byte("a: &x registry.example.com/acme/app:1.0\nimage: *x\n"), false)
 	f.Add([]byte("\ufeffimage: {repository: registry.example.com/acme/app, tag: '1.0'}\r\n"), false)
+	// Shapes of issue 16: kustomize entries holding whole references or
+	// digests in newTag, a comment after an entry, kinds without a pod
+	// template, image volumes, Compose, JSON, malformed digests.
+	f.Add([]byte("images:\n- name: app\n  newName: registry.example.com/acme/app:1.0@"+oldDigest+"\n- name: registry.example.com/acme/app:1.0\n  newTag: \"1.0\"\n"), true)
+	f.Add([]byte("images:\n- name: registry.example.com/acme/app\n  newTag: 1.0@"+oldDigest+"\n- name: registry.example.com/acme/app\n  newTag: \"1.0\"\n  # keep\nresources: []\n"), true)
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\ndata:\n  image: registry.example.com/acme/app:1.0\n---\napiVersion: v1\nkind: Pod\nspec:\n  volumes:\n  - name: v\n    image: {reference: registry.example.com/acme/app:1.0}\n"), false)
+	f.Add([]byte("services:\n  web:\n    image: registry.example.com/acme/app:1.0@sha256:abc\n  api:\n    image: registry.example.com/acme/app:1.0\n"), false)
+	f.Add([]byte("{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"spec\": {\"containers\": [{\"name\": \"a\",\n\t\"image\": \"registry.example.com/acme/app:1.0\"}]}}\n"), false)
 	f.Fuzz(func(t *testing.T, src []byte, kustomization bool) {
 		start := time.Now()
 		defer func() {

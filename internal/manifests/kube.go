@@ -3,6 +3,7 @@ package manifests
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -19,6 +20,35 @@ var podSpecPaths = map[string][]string{
 	"ReplicationController": {"spec", "template", "spec"},
 	"DeploymentConfig":      {"spec", "template", "spec"},
 	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// kubernetesGroups are the API groups Kubernetes itself serves ("" is the
+// core group, apiVersion "v1"), plus OpenShift's apps group for
+// DeploymentConfig. Their kinds have a known schema: the workload kinds of
+// podSpecPaths keep images only in their pod template, and every other kind
+// of these groups (ConfigMap, Secret, Service, Ingress, Role, a
+// CustomResourceDefinition, …) has no pod template, so nothing in it is an
+// image field, however it is spelled: a ConfigMap's data.image is data.
+// Kinds of any other group are custom resources (Tekton, Knative, Argo
+// Rollouts, …), whose schema cascade does not know: the generic rule
+// applies to them.
+var kubernetesGroups = map[string]bool{
+	"": true, "apps": true, "batch": true, "extensions": true, "policy": true, "autoscaling": true,
+	"networking.k8s.io": true, "rbac.authorization.k8s.io": true, "storage.k8s.io": true,
+	"admissionregistration.k8s.io": true, "apiextensions.k8s.io": true, "apiregistration.k8s.io": true,
+	"scheduling.k8s.io": true, "coordination.k8s.io": true, "node.k8s.io": true, "discovery.k8s.io": true,
+	"flowcontrol.apiserver.k8s.io": true, "certificates.k8s.io": true, "events.k8s.io": true,
+	"authentication.k8s.io": true, "authorization.k8s.io": true, "resource.k8s.io": true,
+	"internal.apiserver.k8s.io": true, "storagemigration.k8s.io": true, "apps.openshift.io": true,
+}
+
+// apiGroup is the group of an apiVersion ("apps/v1" → "apps", "v1" → "").
+func apiGroup(apiVersion string) string {
+	g, _, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return ""
+	}
+	return g
 }
 
 // containerLists are the pod spec fields holding containers.
@@ -71,10 +101,16 @@ func (r *rewriter) object(m *yaml.Node, prefix string, depth int) {
 		}
 		return
 	}
-	path, known := podSpecPaths[kind]
-	if !known {
-		// Custom resources and other kinds: every "image" field.
+	path, workload := podSpecPaths[kind]
+	if !kubernetesGroups[apiGroup(scalarValue(m, "apiVersion"))] {
+		// A custom resource: every "image" field.
 		r.generic(o, m, prefix, 0)
+		return
+	}
+	if !workload {
+		// A Kubernetes kind without a pod template: nothing to pin, but
+		// what looks like one of the image's references is reported.
+		r.notImageFields(m, prefix, kind+" is a Kubernetes kind without a pod template: its fields are data, not image references")
 		return
 	}
 	spec, field := m, prefix
@@ -111,6 +147,27 @@ func (r *rewriter) object(m *yaml.Node, prefix string, depth int) {
 			r.container(o, f, img, trig.lookup(list, i, name))
 		}
 	}
+	r.imageVolumes(o, spec, field)
+}
+
+// imageVolumes pins the Kubernetes image volumes of a pod spec
+// (volumes[].image.reference, an OCI image mounted as a volume).
+func (r *rewriter) imageVolumes(o *ObjectResult, spec *yaml.Node, field string) {
+	vols := mapGet(spec, "volumes")
+	if vols == nil || vols.Kind != yaml.SequenceNode {
+		return
+	}
+	for i, v := range vols.Content {
+		ref := mapGet(mapGet(v, "image"), "reference")
+		if ref == nil {
+			continue
+		}
+		id := scalarValue(v, "name")
+		if id == "" {
+			id = strconv.Itoa(i)
+		}
+		r.pinRef(o, fmt.Sprintf("%svolumes[%s].image.reference", field, id), ref)
+	}
 }
 
 // container pins one container's image, as the trigger annotation allows.
@@ -142,10 +199,39 @@ func (r *rewriter) values(root *yaml.Node) {
 		}
 		r.helmImage(o, "", lookupPath(root, h.Registry), repo, lookupPath(root, h.Tag), lookupPath(root, h.Digest), h)
 	}
+	if isCompose(root) {
+		// A Compose file: services.<name>.image, and whatever image keys
+		// its extension fields (x-…) define for services to merge.
+		r.formats["compose"] = true
+	}
 	r.generic(o, root, "", 0)
 	if len(o.Changes) > 0 && r.formats["helm"] {
 		o.Kind = "values"
 	}
+}
+
+// isCompose reports whether a document without kind is a Compose file: a
+// "services" mapping of mappings, one of which has a key only a Compose
+// service has ("image", "build", "extends", or a "<<" merge of shared
+// settings).
+func isCompose(root *yaml.Node) bool {
+	services := mapGet(root, "services")
+	if services == nil || services.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 1; i < len(services.Content); i += 2 {
+		s := services.Content[i]
+		if s.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(s.Content); j += 2 {
+			switch k := s.Content[j]; {
+			case k.Tag == "!!merge", k.Value == "image", k.Value == "build", k.Value == "extends":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // generic visits every "image" key under n: a scalar is pinned as a
@@ -171,6 +257,12 @@ func (r *rewriter) generic(o *ObjectResult, n *yaml.Node, field string, depth in
 						r.helmImage(o, f, mapGet(v, "registry"), repo, mapGet(v, "tag"), mapGet(v, "digest"), h)
 						continue
 					}
+					if ref := mapGet(v, "reference"); ref != nil && ref.Kind == yaml.ScalarNode {
+						// A Kubernetes image volume in a pod template
+						// embedded in a custom resource.
+						r.pinRef(o, f+".reference", ref)
+						continue
+					}
 				}
 			}
 			r.generic(o, v, f+".", depth+1)
@@ -186,6 +278,31 @@ func (r *rewriter) generic(o *ObjectResult, n *yaml.Node, field string, depth in
 				id = strconv.Itoa(i)
 			}
 			r.generic(o, v, fmt.Sprintf("%s[%s].", base, id), depth+1)
+		}
+	}
+}
+
+// notImageFields reports every "image" key under n holding a reference to
+// the updated repository, which the generic rule would pin, as skipped
+// with reason: n is known to hold no image field.
+func (r *rewriter) notImageFields(n *yaml.Node, field, reason string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+				continue
+			}
+			if k.Value == "image" && v.Kind == yaml.ScalarNode && r.sameRepo(v.Value) {
+				r.skip(v, field+k.Value, v.Value, reason)
+				continue
+			}
+			r.notImageFields(v, field+k.Value+".", reason)
+		}
+	case yaml.SequenceNode:
+		base := strings.TrimSuffix(field, ".")
+		for i, v := range n.Content {
+			r.notImageFields(v, fmt.Sprintf("%s[%d].", base, i), reason)
 		}
 	}
 }

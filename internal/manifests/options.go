@@ -16,6 +16,8 @@ type Options struct {
 	// Paths are doublestar globs relative to the workspace ("deploy/**/*.yaml").
 	// Empty means every *.yaml and *.yml file and every Dockerfile,
 	// Containerfile and *.Dockerfile, skipping .git, vendor and node_modules.
+	// Selected *.json files are read as Kubernetes objects in JSON (a JSON
+	// file that does not parse is skipped and reported).
 	Paths []string
 	// Exclude are doublestar globs relative to the workspace; matching files
 	// are not looked at.
@@ -58,8 +60,10 @@ func DefaultHelmPaths() []HelmPaths {
 	}
 }
 
-// Limits bound the cost of parsing one file. A file over a limit is reported
-// as invalid (exit code 2) and left alone.
+// Limits bound the cost of parsing one file. A file over a limit is left
+// alone: selected explicitly, it is reported as invalid (exit code 2) and
+// nothing is written; in the default file set it is skipped and reported
+// with its reason.
 type Limits struct {
 	// MaxFileBytes is the largest file looked at (default 8 MiB).
 	MaxFileBytes int64

@@ -12,9 +12,11 @@ import (
 	"github.com/imagecascade/cascade/internal/exitcode"
 )
 
-// errLimit marks a file refused for exceeding a parse limit or being
-// ambiguous (duplicate keys, alias cycles). Such a file is always an error,
-// never merely skipped.
+// errLimit marks a file refused for exceeding a parse limit, being
+// ambiguous (duplicate keys, alias cycles) or not being UTF-8. Selected
+// explicitly, such a file is an error (even a JSON file, which is otherwise
+// skipped when it does not parse); in the default file set it is skipped
+// and reported, like any file that does not parse.
 var errLimit = errors.New("refused to parse")
 
 // parseYAML parses every document of src within the limits. Positions of the
@@ -25,8 +27,11 @@ func parseYAML(src []byte, lim Limits) ([]*yaml.Node, error) {
 	if int64(len(src)) > lim.MaxFileBytes {
 		return nil, exitcode.AsInvalid(fmt.Errorf("%w: %d bytes, over the limit of %d", errLimit, len(src), lim.MaxFileBytes))
 	}
+	if enc := utf16Order(src); enc != "" {
+		return nil, exitcode.AsInvalid(fmt.Errorf("%w: encoded as UTF-16%s; cascade reads only UTF-8", errLimit, enc))
+	}
 	if !utf8.Valid(src) {
-		return nil, exitcode.AsInvalid(fmt.Errorf("%w: not UTF-8", errLimit))
+		return nil, exitcode.AsInvalid(fmt.Errorf("%w: not UTF-8 (%s)", errLimit, firstInvalid(src)))
 	}
 	if d := flowDepth(src); d > lim.MaxDepth {
 		return nil, exitcode.AsInvalid(fmt.Errorf("%w: nesting deeper than %d", errLimit, lim.MaxDepth))
@@ -54,6 +59,38 @@ func parseYAML(src []byte, lim Limits) ([]*yaml.Node, error) {
 		docs = append(docs, &doc)
 	}
 	return docs, nil
+}
+
+// utf16Order detects a UTF-16 stream as YAML does (YAML 1.2, 5.2): by its
+// byte order mark, or by a NUL byte beside the first character. It returns
+// " (little endian)" or " (big endian)", "" for anything else.
+func utf16Order(src []byte) string {
+	if len(src) < 2 {
+		return ""
+	}
+	switch {
+	case src[0] == 0xff && src[1] == 0xfe, src[0] != 0 && src[1] == 0 && !(len(src) >= 4 && src[2] == 0 && src[3] == 0):
+		return " (little endian)"
+	case src[0] == 0xfe && src[1] == 0xff, src[0] == 0 && src[1] != 0:
+		return " (big endian)"
+	}
+	return ""
+}
+
+// firstInvalid says where src stops being UTF-8: the byte and its line.
+func firstInvalid(src []byte) string {
+	line := 1
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return fmt.Sprintf("byte 0x%02X on line %d; a Latin-1 or other 8-bit encoding?", src[i], line)
+		}
+		if r == '\n' {
+			line++
+		}
+		i += n
+	}
+	return "invalid byte"
 }
 
 // flowDepth is a cheap upper bound of the nesting that costs no

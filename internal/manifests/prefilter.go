@@ -14,12 +14,13 @@ import (
 // might name the image or when parseYAML might refuse it.
 
 // canSkipParse reports whether src, a YAML file of the default file set,
-// can be left unparsed: it cannot name image, and none of parseYAML's
-// limits can refuse it (so hostile input is still refused with exit code
-// 2 wherever it sits). A file that merely fails to parse and cannot name
-// the image is then not reported as "not parsed".
-func canSkipParse(src []byte, image imageref.Ref, lim Limits) bool {
-	return !mayName(src, image) && !mayExceed(src, lim)
+// can be left unparsed: it cannot name image. Such a file is neither
+// changed nor reported, whatever it holds: a file that would not parse, or
+// that a limit would refuse, is only reported (skipped, with its reason)
+// when it might name the image, since in the default file set no file but
+// those updated may change the run's outcome.
+func canSkipParse(src []byte, image imageref.Ref, _ Limits) bool {
+	return !mayName(src, image)
 }
 
 // mayName reports whether src could hold a reference to image's
@@ -31,12 +32,31 @@ func canSkipParse(src []byte, image imageref.Ref, lim Limits) bool {
 // (app-a is not in app-a-migrations or my-app-a). Only an escape in a
 // double-quoted scalar (or in JSON inside one, such as the triggers
 // annotation) could spell it otherwise: a backslash anywhere means
-// "maybe". Folded line breaks become spaces, which no reference holds.
+// "maybe". Folded line breaks become spaces, which no reference holds. A
+// file in UTF-16 (which cascade refuses to parse, but reports when it might
+// name the image) spells it with a NUL byte beside each character: both byte
+// orders are looked for too.
 func mayName(src []byte, image imageref.Ref) bool {
 	if bytes.IndexByte(src, '\\') >= 0 {
 		return true
 	}
 	last := []byte(image.Repository[strings.LastIndexByte(image.Repository, '/')+1:])
+	if containsComponent(src, last) {
+		return true
+	}
+	if bytes.IndexByte(src, 0) < 0 {
+		return false
+	}
+	le, be := make([]byte, 0, 2*len(last)), make([]byte, 0, 2*len(last))
+	for _, c := range last {
+		le, be = append(le, c, 0), append(be, 0, c)
+	}
+	return bytes.Contains(src, le) || bytes.Contains(src, be)
+}
+
+// containsComponent reports whether last occurs in src as a whole
+// repository path component.
+func containsComponent(src, last []byte) bool {
 	for i := 0; ; {
 		j := bytes.Index(src[i:], last)
 		if j < 0 {

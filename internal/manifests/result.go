@@ -7,18 +7,23 @@ import (
 	"strings"
 
 	udiff "github.com/aymanbagabas/go-udiff"
+	"github.com/aymanbagabas/go-udiff/lcs"
 )
 
 // Result is what Update found and did: file → object → change.
 type Result struct {
 	Files []FileResult `json:"files"`
+	// NotWritten, when set, says why none of the changes listed were
+	// written (a selected file was refused). Dry runs leave it empty.
+	NotWritten string `json:"notWritten,omitempty"`
 }
 
 // FileResult is one file looked at.
 type FileResult struct {
 	// Path is slash-separated and relative to the workspace.
 	Path string `json:"path"`
-	// Format is kubernetes, kustomize, helm, yaml or dockerfile.
+	// Format is kubernetes, kustomize, helm, compose, yaml, json (a selected JSON
+	// file without a Kubernetes object) or dockerfile.
 	Format string `json:"format"`
 	// Objects lists the objects with changes, in file order.
 	Objects []ObjectResult `json:"objects,omitempty"`
@@ -104,9 +109,63 @@ func (r *Result) Diff() string {
 		if !f.Changed() {
 			continue
 		}
-		b.WriteString(udiff.Unified("a/"+f.Path, "b/"+f.Path, string(f.original), string(f.updated)))
+		b.WriteString(lineDiff("a/"+f.Path, "b/"+f.Path, string(f.original), string(f.updated)))
 	}
 	return b.String()
+}
+
+// lineDiff is a unified diff of old and new computed line by line, as git
+// diff shows it: only the lines that changed, with three lines of context.
+// (A character diff, udiff.Unified's, can join two nearby value edits into
+// one edit spanning the unchanged lines between them, which then show as
+// removed and re-added.)
+func lineDiff(oldLabel, newLabel, old, new string) string {
+	if old == new {
+		return ""
+	}
+	a, b := linesOf(old), linesOf(new)
+	ids := map[string]rune{}
+	seq := func(lines []string) []rune {
+		out := make([]rune, len(lines))
+		for i, l := range lines {
+			id, ok := ids[l]
+			if !ok {
+				id = rune(len(ids))
+				ids[l] = id
+			}
+			out[i] = id
+		}
+		return out
+	}
+	ra, rb := seq(a), seq(b)
+	offsets := make([]int, len(a)+1)
+	for i, l := range a {
+		offsets[i+1] = offsets[i] + len(l)
+	}
+	var edits []udiff.Edit
+	for _, d := range lcs.DiffRunes(ra, rb) {
+		edits = append(edits, udiff.Edit{Start: offsets[d.Start], End: offsets[d.End], New: strings.Join(b[d.ReplStart:d.ReplEnd], "")})
+	}
+	u, err := udiff.ToUnified(oldLabel, newLabel, old, edits, udiff.DefaultContextLines)
+	if err != nil { // cannot happen: the edits are whole lines of old, in order
+		return udiff.Unified(oldLabel, newLabel, old, new)
+	}
+	return u
+}
+
+// linesOf splits s after each '\n', keeping the line ends (so "\r\n"
+// stays part of its line and the pieces join back to s).
+func linesOf(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '\n') + 1
+		if i == 0 {
+			i = len(s)
+		}
+		out = append(out, s[:i])
+		s = s[i:]
+	}
+	return out
 }
 
 // Summary is one line per change, for logs: "path:line: field: old -> new".

@@ -60,7 +60,7 @@ func (r *rewriter) apply() []byte {
 
 // format is the file's format for the report: the most specific one seen.
 func (r *rewriter) format() string {
-	for _, f := range []string{"kustomize", "kubernetes", "helm"} {
+	for _, f := range []string{"kustomize", "kubernetes", "helm", "compose"} {
 		if r.formats[f] {
 			return f
 		}
@@ -156,7 +156,13 @@ func (r *rewriter) pinRef(o *ObjectResult, field string, n *yaml.Node) {
 		return
 	}
 	ref, err := imageref.Parse(n.Value)
-	if err != nil || !ref.SameRepository(r.image) {
+	if err != nil {
+		if reason := r.malformed(n.Value); reason != "" {
+			r.skip(n, field, n.Value, reason)
+		}
+		return
+	}
+	if !ref.SameRepository(r.image) {
 		return
 	}
 	if r.ignored(n) {
@@ -169,6 +175,32 @@ func (r *rewriter) pinRef(o *ObjectResult, field string, n *yaml.Node) {
 		return
 	}
 	r.setScalar(o, field, n, value)
+}
+
+// malformed says why s, which does not parse as a reference, is left
+// alone when it names the updated repository with a digest that is not a
+// valid sha256 digest; "" when s is something else.
+func (r *rewriter) malformed(s string) string {
+	return malformedDigest(s, r.image)
+}
+
+// malformedDigest says why reference s, which does not parse, is not
+// pinned when it names image's repository followed by a digest that is
+// malformed or of another algorithm than sha256; "" when s is anything
+// else (another repository, or not a reference at all).
+func malformedDigest(s string, image imageref.Ref) string {
+	name, d, ok := strings.Cut(s, "@")
+	if !ok {
+		return ""
+	}
+	ref, err := imageref.Parse(name)
+	if err != nil || !ref.SameRepository(image) {
+		return ""
+	}
+	if algo, _, _ := strings.Cut(d, ":"); algo != "sha256" {
+		return fmt.Sprintf("digest %q is not a sha256 digest, the only kind cascade pins; not pinned", d)
+	}
+	return fmt.Sprintf("digest %q is malformed (want sha256: and 64 lowercase hex digits); not pinned", d)
 }
 
 func (r *rewriter) sameRepo(s string) bool {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imagecascade/cascade/internal/dockerfile"
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
 )
@@ -41,9 +42,15 @@ var errPanicked = errors.New("a folder's processing or write panicked")
 // tree, the run is faster than one writing each folder as soon as it is
 // verified: fsyncs running beside the parsers slow both down.
 //
-// A file that cannot be processed (invalid or hostile YAML) is reported in
-// its FileResult and left alone without stopping the others; Result.Err
-// collects those errors. The returned error is for the whole run: invalid
+// A file that cannot be processed is reported in its FileResult. In the
+// default file set (no Paths) it is skipped with its reason — a file that
+// does not parse, has duplicate keys, is not UTF-8 or is over a parse
+// limit is not a manifest to update — and the others are written; only a
+// rewrite failing its verification is an error there. A selected file
+// that cannot be processed is an error. Whenever some file is an error, no
+// file at all is written (Result.NotWritten says so): the run is refused
+// before its first write, never after some files were rewritten.
+// Result.Err collects those errors. The returned error is for the whole run: invalid
 // options (exitcode.AsInvalid), a refused path, a failed write (no further
 // write starts; the files written before it stay written, each one whole,
 // and the result lists every file processed).
@@ -89,7 +96,11 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 		})
 	}
 	err = g.Wait()
-	if err == nil && !opts.DryRun {
+	refused := false
+	for _, fr := range results {
+		refused = refused || fr.err != nil
+	}
+	if err == nil && !opts.DryRun && !refused {
 		w, wctx := errgroup.WithContext(ctx)
 		w.SetLimit(maxWrites)
 		for k, fd := range folders {
@@ -107,6 +118,9 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 		panic(*v)
 	}
 	res := &Result{}
+	if refused && !opts.DryRun {
+		res.NotWritten = "a file could not be processed (see its error); no file was written"
+	}
 	for _, fr := range results {
 		if fr.Path != "" && (fr.Changed() || len(fr.Skipped) > 0 || fr.err != nil) {
 			res.Files = append(res.Files, fr)
@@ -233,10 +247,21 @@ func processFile(dir *os.Root, name string, c candidate, opts Options, helm []He
 		err = rewriteFile(&fr, data, opts.Image, helm, lim, len(opts.Paths) == 0)
 	}
 	if err != nil {
-		// In the default file set, YAML that does not parse (such as a Helm
-		// template) is simply not a manifest; hostile input and explicitly
-		// selected files are errors.
-		if len(opts.Paths) == 0 && fr.Format != "dockerfile" && !errors.Is(err, errLimit) && exitcode.Of(err) != exitcode.Refused {
+		// In the default file set (a search, not a selection) a file that
+		// cannot be read as a manifest — YAML that does not parse, such as
+		// a Helm template; duplicate keys; another encoding than UTF-8; a
+		// file over a parse limit, hostile or merely large — is not one:
+		// it is skipped and reported with its reason, and the run goes on
+		// with its outcome unchanged. Only a file cascade would change and
+		// whose rewrite fails verification is an error there, and a path
+		// leaving the workspace is always refused. Explicitly selected
+		// files are errors, and then nothing is written (see Update).
+		//
+		// A selected JSON file is read as a Kubernetes object (kubectl
+		// accepts JSON; JSON is YAML in flow style), but a glob selects
+		// JSON of every kind: one that does not parse is skipped too.
+		lenient := len(opts.Paths) == 0 || isJSON(c.path) && !errors.Is(err, errLimit)
+		if lenient && !unverified(err) && exitcode.Of(err) != exitcode.Refused {
 			fr.Skipped = append(fr.Skipped, Skip{Reason: "not parsed: " + err.Error()})
 		} else {
 			fr.err = fmt.Errorf("%s: %w", c.path, err)
@@ -247,12 +272,25 @@ func processFile(dir *os.Root, name string, c candidate, opts Options, helm []He
 	return fr
 }
 
+// errUnverified marks a rewrite refused by verification: the file names
+// the updated image, and the bytes cascade would write do not parse to
+// exactly the intended change.
+var errUnverified = errors.New("rewrite refused, file left untouched")
+
+// unverified reports whether err is a rewrite refused by verification, of
+// a YAML file or of a Dockerfile.
+func unverified(err error) bool {
+	return errors.Is(err, errUnverified) || errors.Is(err, dockerfile.ErrUnverified)
+}
+
 func formatOf(p string) string {
 	switch {
 	case isDockerfile(p):
 		return "dockerfile"
 	case isYAML(p):
 		return "yaml"
+	case isJSON(p):
+		return "json"
 	}
 	return ""
 }
@@ -307,7 +345,9 @@ func rewriteFile(fr *FileResult, data []byte, image imageref.Ref, helm []HelmPat
 	updated, objects, skipped, format, err := RewriteYAML(data, RewriteOptions{
 		Image: image, Helm: helm, Limits: lim, Kustomization: isKustomizationFile(fr.Path), Prefilter: prefilter,
 	})
-	fr.Format = format
+	if fr.Format != "json" || format != "yaml" {
+		fr.Format = format
+	}
 	fr.Skipped = append(fr.Skipped, skipped...)
 	if err != nil {
 		return err
@@ -363,7 +403,7 @@ func RewriteYAML(src []byte, o RewriteOptions) ([]byte, []ObjectResult, []Skip, 
 	}
 	updated := r.apply()
 	if err := verifySegments(src, segs, updated, lim, r.want); err != nil {
-		return src, nil, r.skipped, r.format(), exitcode.AsInvalid(fmt.Errorf("rewrite refused, file left untouched: %w", err))
+		return src, nil, r.skipped, r.format(), exitcode.AsInvalid(fmt.Errorf("%w: %w", errUnverified, err))
 	}
 	return updated, r.objects, r.skipped, r.format(), nil
 }
