@@ -32,6 +32,14 @@ func UpdateManifests(ctx context.Context, cfg *config.Config, workspace string, 
 			sets = append(sets, s)
 		}
 	}
+	// Several sets are checked together before any is written, so that a
+	// later set refusing a file leaves the earlier ones unwritten too (one
+	// set is checked whole by manifests.Update itself).
+	if !dryRun && len(sets) > 1 {
+		if r, err := UpdateManifests(ctx, cfg, workspace, paths, ref, true); err != nil || r.Err() != nil {
+			return r, err
+		}
+	}
 	out := &manifests.Result{}
 	seen := map[string]bool{}
 	for _, s := range sets {
