@@ -137,7 +137,23 @@ func updateText(w io.Writer, image string, r *manifests.Result, dryRun bool) err
 			fmt.Fprintf(w, "%s: error: %s\n", f.Path, f.Error)
 		}
 	}
+	failed := 0
+	for _, f := range r.Files {
+		if f.Error != "" {
+			failed++
+		}
+	}
+	if r.NotWritten != "" {
+		// The changes were computed, none was written: say so, in the
+		// conditional.
+		dryRun = true
+		fmt.Fprintf(w, "Nothing was written: %s\n", r.NotWritten)
+	}
 	if changes == 0 {
+		if failed > 0 {
+			fmt.Fprintf(w, "No manifest was changed; %d file(s) could not be processed (above).\n", failed)
+			return nil
+		}
 		fmt.Fprintf(w, "No manifest references %s at another digest: up to date.\n", image)
 		return nil
 	}
