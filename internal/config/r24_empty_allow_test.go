@@ -9,10 +9,10 @@ import (
 	"github.com/imagecascade/cascade/internal/exitcode"
 )
 
-// TestR41_EmptyAllowListIsInvalid: `registries.allow: []` is refused as
+// TestR24_EmptyAllowListIsInvalid: `registries.allow: []` is refused as
 // invalid config (exit 2) instead of silently allowing every host; leaving
 // the key out still allows every host.
-func TestR41_EmptyAllowListIsInvalid(t *testing.T) {
+func TestR24_EmptyAllowListIsInvalid(t *testing.T) {
 	t.Parallel()
 	const images = `version: 1
 images:

@@ -11,11 +11,11 @@ import (
 	"github.com/imagecascade/cascade/internal/exitcode"
 )
 
-// TestR41_DockerfileSymlinkEscapeIsRefused: a config dockerfile: path that
+// TestR22_DockerfileSymlinkEscapeIsRefused: a config dockerfile: path that
 // leaves the workspace through a symbolic link is refused for safety (exit
 // 5), as a manifest path is, even when another image's config is merely
 // invalid.
-func TestR41_DockerfileSymlinkEscapeIsRefused(t *testing.T) {
+func TestR22_DockerfileSymlinkEscapeIsRefused(t *testing.T) {
 	outside := t.TempDir()
 	if err := os.WriteFile(filepath.Join(outside, "Dockerfile"), []byte("FROM registry.example.com/secret/base:1\n"), 0o644); err != nil {
 		t.Fatal(err)

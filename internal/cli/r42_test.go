@@ -11,9 +11,9 @@ import (
 	"github.com/imagecascade/cascade/internal/exitcode"
 )
 
-// TestR38_TimeoutBoundsTheRun: --timeout bounds the whole run: a registry
+// TestR42_TimeoutBoundsTheRun: --timeout bounds the whole run: a registry
 // that never answers does not hold cascade past it.
-func TestR38_TimeoutBoundsTheRun(t *testing.T) {
+func TestR42_TimeoutBoundsTheRun(t *testing.T) {
 	t.Parallel()
 	stop := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
