@@ -113,10 +113,7 @@ func updateText(w io.Writer, image string, r *manifests.Result, dryRun bool) err
 		for _, o := range f.Objects {
 			for _, c := range o.Changes {
 				changes++
-				obj := o.Kind
-				if o.Name != "" {
-					obj += "/" + o.Name
-				}
+				obj := objectName(o)
 				fmt.Fprintf(w, "%s:%d: %s %s\n    %s\n -> %s\n", f.Path, c.Line, obj, c.Field, c.Old, c.New)
 			}
 		}
@@ -175,7 +172,11 @@ func updateMarkdown(w io.Writer, image string, r *manifests.Result, dryRun bool)
 	for _, f := range r.Files {
 		for _, o := range f.Objects {
 			for _, c := range o.Changes {
-				fmt.Fprintf(w, "| `%s` | %d | %s | `%s` | `%s` | `%s` |\n", mdCode(f.Path), c.Line, mdCell(o.Kind+"/"+o.Name), mdCode(c.Field), mdCode(c.Old), mdCode(c.New))
+				old := codeCell(c.Old)
+				if c.Old == "" {
+					old = "(inserted)"
+				}
+				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", codeCell(f.Path), c.Line, mdCell(objectName(o)), codeCell(c.Field), old, codeCell(c.New))
 			}
 		}
 	}
@@ -183,4 +184,18 @@ func updateMarkdown(w io.Writer, image string, r *manifests.Result, dryRun bool)
 		fmt.Fprintf(w, "\n<details><summary>diff (dry run, nothing written)</summary>\n\n```diff\n%s```\n</details>\n", strings.ReplaceAll(r.Diff(), "```", "'''"))
 	}
 	return nil
+}
+
+// objectName names an object for a report: "Kind/name", the kind alone
+// when it has no name, "-" when it has neither.
+func objectName(o manifests.ObjectResult) string {
+	switch {
+	case o.Kind != "" && o.Name != "":
+		return o.Kind + "/" + o.Name
+	case o.Kind != "":
+		return o.Kind
+	case o.Name != "":
+		return o.Name
+	}
+	return "-"
 }

@@ -33,3 +33,19 @@ func TestUpdateTextDoesNotCallARefusalUpToDate(t *testing.T) {
 		t.Errorf("not written:\n%s", b.String())
 	}
 }
+
+// TestUpdateMarkdownCells: an inserted digest shows as "(inserted)", not an
+// empty code span, and an object without a name is not "Kind/".
+func TestUpdateMarkdownCells(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	r := &manifests.Result{Files: []manifests.FileResult{{Path: "kustomization.yaml", Objects: []manifests.ObjectResult{
+		{Kind: "Kustomization", Changes: []manifests.Change{{Line: 4, Field: "images[0].digest", New: "sha256:abc"}}}}}}}
+	if err := updateMarkdown(&b, "reg/app:1@sha256:abc", r, false); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "``") || strings.Contains(out, "Kustomization/") || !strings.Contains(out, "(inserted)") {
+		t.Errorf("markdown:\n%s", out)
+	}
+}
