@@ -487,7 +487,10 @@ func TestRunTektonResults(t *testing.T) {
 	h := newHarness(t, map[string]string{"image": "registry.example.com/acme/httpd-base:latest", "token": "ghs_tok"})
 	delete(h.env, "GITHUB_OUTPUT")
 	delete(h.env, "GITHUB_STEP_SUMMARY")
-	h.stdout = runJSON
+	// app-z was dispatched by an earlier run: not started by this one, so
+	// not in DISPATCHED.
+	h.stdout = strings.Replace(runJSON, `"dispatches": [`, `"dispatches": [
+    {"name": "app-z", "kind": "github", "key": "app-z@sha256:111111111111", "status": "already-dispatched", "detail": "recorded in the cascade history", "attempts": 0},`, 1)
 	dir := t.TempDir()
 	runner := func(_ context.Context, args []string, stdout, _ io.Writer) int {
 		io.WriteString(stdout, h.stdout)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/imagecascade/cascade/internal/dispatch"
 	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/report"
 )
@@ -18,7 +19,8 @@ import (
 const MaxTektonResult = 1024
 
 // writeTektonResults writes the Task results STALE (a count), DISPATCHED
-// (a JSON array of the dependents whose rebuild was started) and
+// (a JSON array of the dependents whose rebuild this run started — not
+// those an earlier or a concurrent run started, which the log lists) and
 // UPDATED_FILES (a JSON array of the manifests changed) into dir.
 func writeTektonResults(dir string, r *report.Run, rd *redact.Redactor) error {
 	stale := 0
@@ -33,7 +35,7 @@ func writeTektonResults(dir string, r *report.Run, rd *redact.Redactor) error {
 			}
 		}
 		for _, o := range r.Dispatches {
-			if o.Status.Started() {
+			if o.Status == dispatch.StatusDispatched {
 				dispatched = append(dispatched, o.Name)
 			}
 		}
