@@ -296,3 +296,16 @@ func TestJSONShapeIsStable(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatformReasonComparesLikeWithLike: a stale platform's reason names
+// the base's manifest of that platform, not the index digest.
+func TestPlatformReasonComparesLikeWithLike(t *testing.T) {
+	t.Parallel()
+	base := Base{Ref: baseRef, Digest: dg('i'), Index: true, Detail: &registry.Image{Index: true, Platforms: []registry.Platform{
+		{Platform: "linux/amd64", Digest: dg('a')}, {Platform: "linux/arm64", Digest: dg('b')}}}}
+	v := compareDigest(base, "linux/amd64", dg('o'), EvidenceAnnotation)
+	want := "built on " + dg('o').Short() + ", the base's linux/amd64 manifest is now " + dg('a').Short() + " (index " + dg('i').Short() + ")"
+	if v.Status != Stale || v.Reason != want {
+		t.Errorf("verdict %+v, want stale with %q", v, want)
+	}
+}

@@ -172,8 +172,24 @@ func compareDigest(base Base, platform string, d imageref.Digest, ev Evidence) V
 				Reason: fmt.Sprintf("built on the %s manifest of the base, not %s", p.Platform, platform)}
 		}
 	}
-	return Verdict{Status: Stale, Evidence: ev, BuiltOn: d,
-		Reason: fmt.Sprintf("built on %s, base is now %s", d.Short(), base.Digest.Short())}
+	return Verdict{Status: Stale, Evidence: ev, BuiltOn: d, Reason: "built on " + d.Short() + ", " + baseNow(base, platform)}
+}
+
+// baseNow says what the base is now, like with like: for one platform of
+// a multi-arch base, that platform's manifest (and the index it is in);
+// else the base's digest, named an index when it is one.
+func baseNow(base Base, platform string) string {
+	if platform != "" && base.Detail != nil && base.Detail.Index {
+		for _, p := range base.Detail.Platforms {
+			if p.Platform == platform {
+				return fmt.Sprintf("the base's %s manifest is now %s (index %s)", platform, p.Digest.Short(), base.Digest.Short())
+			}
+		}
+	}
+	if base.Index || (base.Detail != nil && base.Detail.Index) {
+		return "the base is now index " + base.Digest.Short()
+	}
+	return "base is now " + base.Digest.Short()
 }
 
 func describe(base Base, platform string) string {
