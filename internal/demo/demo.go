@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -155,7 +156,8 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	// embedded executor stands in for the GitHub and Tekton pipelines.
 	x := &executor{b: b, cfg: cfg, ws: ws}
 	hist := history.New(history.Options{Transport: tr, Keychain: authn.NewMultiKeychain(), Insecure: func(string) bool { return true }})
-	d := &run.Deps{Config: cfg, Planner: e, Tags: reg, History: hist, Dispatchers: x}
+	// One at a time, so that the story reads in order.
+	d := &run.Deps{Config: cfg, Planner: e, Tags: reg, History: hist, Dispatchers: x, Concurrency: 1}
 	p, err := run.Prepare(ctx, d, run.Request{Image: updated})
 	if err != nil {
 		return nil, fmt.Errorf("planning after the rebuild: %w", err)
@@ -199,9 +201,12 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 // executor plays the apps' pipelines: build on the new base, push, then
 // the app's own cascade step pins its new digest in the manifests.
 type executor struct {
-	b       *builder
-	cfg     *config.Config
-	ws      string
+	b   *builder
+	cfg *config.Config
+	ws  string
+	// mu makes the executor safe for concurrent use, as a Dispatcher must
+	// be: one pipeline runs at a time.
+	mu      sync.Mutex
 	rebuilt map[string]built
 	diff    strings.Builder
 }
@@ -227,6 +232,8 @@ func (k kindExecutor) Kind() string { return k.kind }
 
 func (k kindExecutor) Dispatch(ctx context.Context, t dispatch.Target) dispatch.Outcome {
 	x := k.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	o := dispatch.Outcome{Name: t.Name, Kind: k.kind, Key: t.Key(), Attempts: 1}
 	base, ok := x.b.images[t.Base.Ref.Short()]
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -63,16 +64,34 @@ func (s *Store) Latest(ctx context.Context, image imageref.Ref) (*Generation, er
 			return nil
 		}
 		var m v1.Manifest
-		if json.Unmarshal(desc.Manifest, &m) != nil || m.Subject == nil {
+		if json.Unmarshal(desc.Manifest, &m) != nil || len(m.Layers) != 1 || string(m.Layers[0].MediaType) != ArtifactType ||
+			m.Layers[0].Size > maxRecordSize || m.Layers[0].Size < 0 {
 			return nil
 		}
-		g, digest, err := s.record(ref, m.Subject.Digest.String(), opts)
+		layer, err := remote.Layer(ref.Context().Digest(m.Layers[0].Digest.String()), opts...)
 		if err != nil {
-			return retryable(err)
+			return retryable(fmt.Errorf("reading %s: %w", ref, err))
 		}
-		if digest != "" {
-			out = &g
+		rc, err := layer.Compressed()
+		if notFound(err) {
+			return nil
 		}
+		if err != nil {
+			return retryable(fmt.Errorf("reading %s: %w", ref, err))
+		}
+		defer rc.Close()
+		body, err := io.ReadAll(io.LimitReader(rc, maxRecordSize+1))
+		if err != nil {
+			return retryable(fmt.Errorf("reading %s: %w", ref, err))
+		}
+		var g Generation
+		if len(body) > maxRecordSize || json.Unmarshal(body, &g) != nil || g.SchemaVersion < 1 || g.Image != image.Name() {
+			return nil
+		}
+		if _, err := imageref.ParseDigest(g.Digest); err != nil {
+			return nil
+		}
+		out = &g
 		return nil
 	})
 	if err != nil {

@@ -182,7 +182,17 @@ func (s *Store) write(ctx context.Context, subject name.Digest, body []byte, at 
 		return fmt.Errorf("pushing the record to %s: %w", subject.Context(), err)
 	}
 	if head != "" {
-		if err := pusher.Put(ctx, subject.Context().Tag(head), rawManifest(raw)); err != nil {
+		// The head pointer is the same record without a subject: with
+		// one, go-containerregistry would rewrite the referrers index a
+		// second time (racing with concurrent writers) on registries
+		// without the referrers API.
+		hm := m
+		hm.Subject = nil
+		hraw, err := json.Marshal(hm)
+		if err != nil {
+			return err
+		}
+		if err := pusher.Put(ctx, subject.Context().Tag(head), rawManifest(hraw)); err != nil {
 			return fmt.Errorf("pointing %s at the record in %s: %w", head, subject.Context(), err)
 		}
 	}

@@ -138,6 +138,9 @@ type Deps struct {
 	Now func() time.Time
 	// Log receives progress: one line per stage and tier (quiet when nil).
 	Log *slog.Logger
+	// Concurrency bounds the dispatches in flight within a tier
+	// (dispatch.DefaultConcurrency when zero).
+	Concurrency int
 	// RecordTimeout bounds recording a tier's history once the run's
 	// context is cancelled (DefaultRecordTimeout when zero).
 	RecordTimeout time.Duration
@@ -612,7 +615,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 		}
 		start := d.now()
 		log.Info("dispatching", "base", t.base.Short(), "targets", len(targets), "claimed-by-others", len(lost))
-		outcomes, err := dispatch.Run(ctx, targets, dmap, dispatch.RunOptions{})
+		outcomes, err := dispatch.Run(ctx, targets, dmap, dispatch.RunOptions{Concurrency: d.Concurrency})
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
