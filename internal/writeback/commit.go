@@ -118,13 +118,19 @@ func checkPath(p string) error {
 
 // Uncommitted returns those of paths (slash-separated, relative to dir)
 // that have changes git does not hold in HEAD: staged or unstaged edits,
-// or untracked files. --write commit refuses to change such a file, so
-// that a person's uncommitted edit is never swept into cascade's commit.
+// or untracked files; nil paths means every file under dir. --write commit
+// refuses to change such a file, so that a person's uncommitted edit is
+// never swept into cascade's commit.
 func Uncommitted(ctx context.Context, dir string, paths []string) ([]string, error) {
-	if len(paths) == 0 {
+	if paths == nil {
+		paths = []string{"."}
+	} else if len(paths) == 0 {
 		return nil, nil
 	}
 	for _, p := range paths {
+		if p == "." {
+			continue
+		}
 		if err := checkPath(p); err != nil {
 			return nil, fmt.Errorf("checking for uncommitted changes: %w", err)
 		}
