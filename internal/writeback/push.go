@@ -184,7 +184,7 @@ func Push(ctx context.Context, opts PushOptions) (Result, error) {
 		}
 		pusher = priv.g
 		co := opts.Commit
-		co.Dir, co.Paths = priv.dir, paths
+		co.Dir, co.Paths = priv.work, paths
 		if strings.TrimSpace(co.Message) == "" {
 			co.Message = "cascade: re-apply update"
 		}
@@ -203,8 +203,9 @@ func Push(ctx context.Context, opts PushOptions) (Result, error) {
 // temporary folder, where cascade recomputes its edit after a lost race.
 // The person's working tree, index and branches are never touched by it.
 type privateTree struct {
-	owner *git // the person's repository, to unregister the worktree
-	dir   string
+	owner *git   // the person's repository, to unregister the worktree
+	dir   string // the worktree's root
+	work  string // the folder matching the person's Dir in it
 	tmp   string
 	g     *git
 }
@@ -242,8 +243,16 @@ func refresh(ctx context.Context, g *git, remote, dst, tempDir string, reapply f
 		p.remove()
 		return nil, "", nil, fmt.Errorf("pushing: making a private worktree at the remote branch: %w", err)
 	}
-	p.g = g.at(p.dir)
-	paths, err := reapply(ctx, p.dir)
+	// The person's Dir may be a folder inside the repository: recompute in
+	// the same folder of the private worktree.
+	prefix, err := g.run(ctx, nil, "rev-parse", "--show-prefix")
+	if err != nil {
+		p.remove()
+		return nil, "", nil, fmt.Errorf("pushing: %w", err)
+	}
+	p.work = filepath.Join(p.dir, filepath.FromSlash(strings.TrimSpace(prefix)))
+	p.g = g.at(p.work)
+	paths, err := reapply(ctx, p.work)
 	if err != nil {
 		p.remove()
 		return nil, "", nil, fmt.Errorf("pushing: re-applying the edit on the fresh tree: %w", err)

@@ -152,3 +152,38 @@ func TestR35_UncommittedDetectsPersonsEdits(t *testing.T) {
 		})
 	}
 }
+
+// TestR35_PushRaceFromSubfolder: the workspace is a folder inside the
+// repository. The retry recomputes the edit in the same folder of the
+// private worktree, with paths relative to it.
+func TestR35_PushRaceFromSubfolder(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ours := prepare(t, f, "ours", pinOurs)
+	competitor := prepareAs(t, f, "competitor", pinCompetitor, writeback.Author{Name: "rival", Email: "rival@example.com"})
+	gitT(t, competitor, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+	var seen string
+	reapply := func(ctx context.Context, dir string) ([]string, error) {
+		seen = dir
+		p := filepath.Join(dir, "app.yaml")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		nb := strings.Replace(string(b), "registry.example.com/app:1\n", pinned+"\n", 1)
+		return []string{"app.yaml"}, os.WriteFile(p, []byte(nb), 0o644)
+	}
+	res, err := writeback.Push(context.Background(), writeback.PushOptions{
+		Dir: filepath.Join(ours, "deploy"), Branch: "main", Attempts: 2, Backoff: time.Millisecond,
+		Reapply: reapply, Commit: commitOpts(), TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if filepath.Base(seen) != "deploy" || !res.Pushed || !res.Diverged {
+		t.Errorf("Reapply ran in %q, res = %+v; want the deploy folder of the private worktree, pushed", seen, res)
+	}
+	if got := f.remoteFile(t, "deploy/app.yaml"); !strings.Contains(got, pinned) || !strings.Contains(got, sidecar) {
+		t.Errorf("remote file lost a change:\n%s", got)
+	}
+}
