@@ -153,8 +153,9 @@ func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, 
 		Dispatchers:  &dispatchers{cfg: cfg, reg: res, flags: f},
 		Claims:       hist,
 		ClaimOptions: history.ClaimOptions{Settle: f.claimSettle},
-		Manifests:    &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Write: f.writeFlags.writeBack(f.workspace)},
-		Log:          g.logger(),
+		Manifests: &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Write: f.writeFlags.writeBack(f.workspace),
+			Lock: f.writeFlags.lock(f.workspace)},
+		Log: g.logger(),
 	}
 	req = cascaderun.Request{Incoming: incoming, DryRun: f.dryRun, DispatchUnknown: f.dispatchUnknown,
 		MaxDispatches: f.maxDispatches, AllowRollback: f.allowRollback}

@@ -371,12 +371,23 @@ func TestR32_ConcurrentRunsDispatchEachRebuildOnce(t *testing.T) {
 	f := newRunFixture(t)
 	t.Setenv("GITHUB_TOKEN", f.gh.Token())
 	t.Setenv("HOOK_SECRET", "s3cret")
+	// Three CI jobs, three checkouts: each run has its own workspace (runs
+	// on one workspace take turns through its lock), so only the claims in
+	// the registry stand between them and a duplicate.
+	var wss []string
+	for range 3 {
+		ws := t.TempDir()
+		if err := os.CopyFS(ws, os.DirFS(f.ws)); err != nil {
+			t.Fatal(err)
+		}
+		wss = append(wss, ws)
+	}
 	var wg sync.WaitGroup
 	codes := make([]int, 3)
 	errs := make([]string, 3)
 	for i := range 3 {
 		wg.Go(func() {
-			codes[i], _, errs[i] = run(t, "run", "--image", f.baseRef, "--workspace", f.ws, "--github-api-url", f.gh.URL, "-o", "json")
+			codes[i], _, errs[i] = run(t, "run", "--image", f.baseRef, "--workspace", wss[i], "--github-api-url", f.gh.URL, "-o", "json")
 		})
 	}
 	wg.Wait()

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/manifests"
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
 	"github.com/imagecascade/cascade/internal/retry"
@@ -45,7 +47,15 @@ Only the bytes of each changed value move: comments, order, quoting, blank lines
 CRLF, BOM and anchors survive. Each result is re-parsed and checked, then written
 atomically. Files: --paths, else the config's manifests paths, else every YAML
 file and Dockerfile in the workspace (skipping .git, vendor, node_modules).
-Paths never leave the workspace (exit 5).`,
+Paths never leave the workspace (exit 5).
+
+Writing is safe next to other writers: concurrent cascade runs on one workspace
+take turns (an advisory lock on the workspace folder, waited for up to 5 minutes),
+each file's bytes are checked just before it is replaced (bytes appended
+meanwhile are kept; any other change fails that file), and --write commit
+refuses (exit 2, nothing written) when a file it must change has uncommitted
+edits, so cascade's commit only ever holds cascade's change. A push that loses
+a race is recomputed in a private worktree: your working tree is never reset.`,
 		Example: `  cascade update --image registry.example.com/acme/app-a:latest@sha256:4f…e1 --dry-run
   cascade update --image ghcr.io/acme/app-b:v2 --digest "$DIGEST" --paths 'deploy/**/*.yaml' -o json
 
@@ -93,6 +103,15 @@ Paths never leave the workspace (exit 5).`,
 				ref.Digest = desc.Digest
 			}
 			m := &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Paths: f.paths, Write: f.writeFlags.writeBack(f.workspace)}
+			if !f.dryRun {
+				release, err := prepareWrite(ctx, f.writeFlags, f.workspace, func(ctx context.Context) (*manifests.Result, error) {
+					return m.Update(ctx, ref, true)
+				})
+				if err != nil {
+					return err
+				}
+				defer release()
+			}
 			res, err := m.Update(ctx, ref, f.dryRun)
 			var wb *report.WriteBack
 			if err == nil && res.Err() == nil && !f.dryRun {

@@ -19,6 +19,7 @@ import (
 	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/report"
 	"github.com/imagecascade/cascade/internal/writeback"
+	"github.com/imagecascade/cascade/internal/wslock"
 )
 
 // writeFlags select how changed manifests leave the workspace.
@@ -33,7 +34,7 @@ type writeFlags struct {
 
 func (w *writeFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&w.write, "write", "none", "write-back: none (changes stay in the workspace), commit (a git commit), pull-request (a commit on branch cascade/<image>-<digest12> and a PR, via the GitHub API)")
+	fl.StringVar(&w.write, "write", "none", "write-back: none (changes stay in the workspace), commit (a git commit of cascade's changes only: refused, exit 2, before anything is written when a file to change has uncommitted edits), pull-request (a commit on branch cascade/<image>-<digest12> and a PR, via the GitHub API)")
 	fl.BoolVar(&w.push, "push", false, "with --write commit: push the commit; a lost race is retried on the fresh tree")
 	fl.StringVar(&w.branch, "branch", "", "with --push: the remote branch (default: the current branch)")
 	fl.StringVar(&w.repository, "repository", "", "with --write pull-request: owner/name (default: $GITHUB_REPOSITORY)")
@@ -92,12 +93,68 @@ func githubClient(apiURL string) (*github.Client, error) {
 	return githubapi.NewClient(githubapi.Options{Token: githubToken(), APIURL: apiURL})
 }
 
+// lock returns the write guard of run.WorkspaceManifests for these flags
+// (see prepareWrite).
+func (w writeFlags) lock(workspace string) func(context.Context, *manifests.Result) (func(), error) {
+	return func(ctx context.Context, planned *manifests.Result) (func(), error) {
+		return prepareWrite(ctx, w, workspace, func(context.Context) (*manifests.Result, error) { return planned, nil })
+	}
+}
+
 // writeBack returns the write-back of run.WorkspaceManifests for these
 // flags.
 func (w writeFlags) writeBack(workspace string) func(context.Context, imageref.Ref, *manifests.Result, func(context.Context, string) ([]string, error)) (*report.WriteBack, error) {
 	return func(ctx context.Context, ref imageref.Ref, res *manifests.Result, reapply func(context.Context, string) ([]string, error)) (*report.WriteBack, error) {
 		return writeBack(ctx, w, workspace, ref, res, reapply)
 	}
+}
+
+// prepareWrite starts the write phase of a run that changes the workspace.
+// It locks the workspace against other cascade runs (see internal/wslock),
+// so that concurrent runs take turns and each pins on the other's result;
+// the returned release ends the lock and must be called on every path.
+// With --write commit it then refuses (exit 2, nothing written) when a file
+// the update would change has uncommitted changes — cascade's commit would
+// otherwise carry the person's edit. dryRun computes the update without
+// writing; it runs only when the workspace has uncommitted changes.
+func prepareWrite(ctx context.Context, w writeFlags, workspace string, dryRun func(context.Context) (*manifests.Result, error)) (release func(), err error) {
+	lock, err := wslock.Acquire(ctx, workspace, 0)
+	if err != nil {
+		return func() {}, err
+	}
+	release = func() { _ = lock.Release() }
+	defer func() {
+		if err != nil {
+			release()
+			release = func() {}
+		}
+	}()
+	if w.write != "commit" {
+		return release, nil
+	}
+	dirty, err := writeback.Uncommitted(ctx, workspace, nil)
+	if err != nil || len(dirty) == 0 {
+		return release, err
+	}
+	res, err := dryRun(ctx)
+	if err != nil {
+		return release, err
+	}
+	isDirty := map[string]bool{}
+	for _, p := range dirty {
+		isDirty[p] = true
+	}
+	var both []string
+	for _, p := range res.Changed() {
+		if isDirty[p] {
+			both = append(both, p)
+		}
+	}
+	if len(both) > 0 {
+		return release, exitcode.AsInvalid(fmt.Errorf("--write commit: %s %s uncommitted changes that cascade's commit would carry; nothing was written: commit or stash them, or use --write none or pull-request",
+			strings.Join(both, ", "), map[bool]string{true: "has", false: "have"}[len(both) == 1]))
+	}
+	return release, nil
 }
 
 // writeBack takes the files the manifest update changed out of the
@@ -145,8 +202,11 @@ func writeBack(ctx context.Context, w writeFlags, workspace string, ref imageref
 			return out, err
 		}
 		out.Pushed, out.Commit = r.Pushed, r.Commit
-		if r.NoOp {
+		switch {
+		case r.NoOp:
 			out.Note = "the remote already had this change"
+		case r.Diverged:
+			out.Note = "the push lost a race: the change was recomputed on the remote's new tree and pushed from a private worktree; this checkout keeps cascade's first commit (git pull --rebase reconciles it)"
 		}
 		return out, nil
 	default: // pull-request

@@ -219,7 +219,7 @@ func writeFolder(ctx context.Context, root *os.Root, fdir string, changed []int,
 			return err
 		}
 		p := files[i].path
-		if err := writeAtomic(dir.root, dir.name(p), p, results[i].updated, write); err != nil {
+		if err := writeAtomic(dir.root, dir.name(p), p, results[i].original, results[i].updated, write); err != nil {
 			return err
 		}
 		wrote = true

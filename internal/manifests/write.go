@@ -1,13 +1,18 @@
 package manifests
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
+	"slices"
+	"time"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 )
@@ -16,19 +21,52 @@ import (
 const keptMode = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 // writeAtomic replaces name in root (p in the workspace, for messages)
-// with data: a temporary file in the same folder, written, synced and
-// renamed over name, with name's mode bits. On any failure, even a panic in
-// write, the temporary file is removed and name is untouched. The rename
-// replaces a symbolic link rather than following it, and name is checked
-// not to be one just before. The caller syncs the folder (syncDir) once
-// after its renames.
-func writeAtomic(root *os.Root, name, p string, data []byte, write func(*os.File, []byte) error) (err error) {
+// with data, the rewrite of original: a temporary file in the same folder,
+// written, synced and renamed over name, with name's mode bits. On any
+// failure, even a panic in write, the temporary file is removed and name is
+// untouched. The rename replaces a symbolic link rather than following it,
+// and name is checked not to be one just before. The caller syncs the
+// folder (syncDir) once after its renames.
+//
+// Another writer may change name between cascade's read and this rename.
+// Just before the rename, name's bytes are compared with original: bytes
+// appended meanwhile are carried over after data; any other change fails
+// this file (exitcode.AsTransient, name left as the other writer made it).
+// Bytes appended to the replaced file while the rename happens (by a
+// writer that opened it before) are copied to the end of the new file. A
+// writer that keeps the file open and writes long after the rename writes
+// into the replaced file: no rename-based update can see that.
+func writeAtomic(root *os.Root, name, p string, original, data []byte, write func(*os.File, []byte) error) (err error) {
 	fi, err := root.Lstat(name)
 	if err != nil {
 		return fmt.Errorf("writing %q: %w", p, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return exitcode.AsRefused(fmt.Errorf("writing %q: no longer a regular file", p))
+	}
+	// cur is the file as it is now; kept open past the rename to see
+	// appends that land in it while it is being replaced.
+	cur, err := root.Open(name)
+	if err != nil {
+		return fmt.Errorf("writing %q: %w", p, err)
+	}
+	defer func() {
+		if cur != nil {
+			_ = cur.Close()
+		}
+	}()
+	now, err := io.ReadAll(cur)
+	if err != nil {
+		return fmt.Errorf("writing %q: re-reading: %w", p, err)
+	}
+	busy := false // another writer was seen: check harder after the rename
+	if !bytes.Equal(now, original) {
+		if !bytes.HasPrefix(now, original) {
+			return exitcode.AsTransient(fmt.Errorf("writing %q: %w; left as the other writer made it, re-run to pin it", p, errChanged))
+		}
+		// Appended meanwhile: keep the appended bytes after the rewrite.
+		data = append(slices.Clip(data), now[len(original):]...)
+		busy = true
 	}
 	var f *os.File
 	var tmp string
@@ -71,11 +109,89 @@ func writeAtomic(root *os.Root, name, p string, data []byte, write func(*os.File
 	if err != nil {
 		return fmt.Errorf("writing %q: closing: %w", p, err)
 	}
+	// Last look, just before the rename: appends since are carried over
+	// after it (carryAppends); any other change, or another file put in
+	// its place, fails this file.
+	if again, err := readFrom(cur, 0); err != nil {
+		return fmt.Errorf("writing %q: re-reading: %w", p, err)
+	} else if !bytes.HasPrefix(again, now) {
+		return exitcode.AsTransient(fmt.Errorf("writing %q: %w; left as the other writer made it, re-run to pin it", p, errChanged))
+	}
+	if cfi, err := cur.Stat(); err != nil {
+		return fmt.Errorf("writing %q: %w", p, err)
+	} else if nfi, err := root.Lstat(name); err != nil || !os.SameFile(cfi, nfi) {
+		return exitcode.AsTransient(fmt.Errorf("writing %q: %w (replaced); left as the other writer made it, re-run to pin it", p, errChanged))
+	}
+	if runtime.GOOS == "windows" {
+		// Windows cannot replace a file that is open.
+		_ = cur.Close()
+		cur = nil
+	}
 	if err := root.Rename(tmp, name); err != nil {
 		return fmt.Errorf("writing %q: replacing: %w", p, err)
 	}
 	done = true
+	if cur != nil {
+		if err := carryAppends(root, name, p, cur, int64(len(now)), busy); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// errChanged is a file another writer changed after cascade read it.
+var errChanged = errors.New("changed by another writer since cascade read it")
+
+// readFrom reads f from offset off to its end.
+func readFrom(f *os.File, off int64) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := f.ReadAt(buf, off)
+		out = append(out, buf[:n]...)
+		off += int64(n)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// carryAppends copies to the end of name whatever was appended to the
+// replaced file (old, of which off bytes were carried already) by writers
+// that had it open across the rename. When another writer was seen it
+// keeps looking until the old file has been quiet for a few milliseconds.
+func carryAppends(root *os.Root, name, p string, old *os.File, off int64, busy bool) error {
+	quiet := 0
+	for {
+		extra, err := readFrom(old, off)
+		if err != nil {
+			return fmt.Errorf("writing %q: re-reading the replaced file: %w", p, err)
+		}
+		if len(extra) > 0 {
+			busy, quiet = true, 0
+			off += int64(len(extra))
+			nf, err := root.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return fmt.Errorf("writing %q: carrying over %d appended bytes: %w", p, len(extra), err)
+			}
+			_, err = nf.Write(extra)
+			if cerr := nf.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("writing %q: carrying over %d appended bytes: %w", p, len(extra), err)
+			}
+			continue
+		}
+		if !busy || quiet >= 3 {
+			return nil
+		}
+		quiet++
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func plainWrite(f *os.File, data []byte) error {

@@ -77,6 +77,20 @@ type WorkspaceManifests struct {
 	// in it). reapply recomputes the update in another folder, for a
 	// write-back that retries on a fresh tree.
 	Write func(ctx context.Context, ref imageref.Ref, res *manifests.Result, reapply func(ctx context.Context, dir string) ([]string, error)) (*report.WriteBack, error)
+	// Lock, when set, guards the write (see Guarded): it takes the
+	// workspace lock and refuses when a file in planned holds a person's
+	// uncommitted edit.
+	Lock func(ctx context.Context, planned *manifests.Result) (release func(), err error)
+}
+
+var _ Guarded = (*WorkspaceManifests)(nil)
+
+// Guard takes Lock's guard (nothing without one).
+func (m *WorkspaceManifests) Guard(ctx context.Context, planned *manifests.Result) (func(), error) {
+	if m.Lock == nil {
+		return func() {}, nil
+	}
+	return m.Lock(ctx, planned)
 }
 
 var _ Manifests = (*WorkspaceManifests)(nil)

@@ -112,6 +112,14 @@ type Manifests interface {
 	WriteBack(ctx context.Context, ref imageref.Ref, res *manifests.Result) (*report.WriteBack, error)
 }
 
+// Guarded is a Manifests whose write needs a guard taken in phase 1 —
+// after the changes are computed and before anything is sent — and held
+// until the run ends: the workspace lock, and the check that no file to
+// change holds a person's uncommitted edit. A Guard error refuses the run.
+type Guarded interface {
+	Guard(ctx context.Context, planned *manifests.Result) (release func(), err error)
+}
+
 // Deps are the run's collaborators; the front door builds them.
 type Deps struct {
 	Config  *config.Config
@@ -186,6 +194,8 @@ type Prepared struct {
 	// manifests, computed without writing (nil when none to pin).
 	manifests *manifests.Result
 	runID     string
+	// release ends the write guard Prepare took (nil when none).
+	release func()
 	// digests are the dependents' digests now, for AtDependents.
 	digests map[string]imageref.Digest
 	// Refused is why the run may not go ahead (nil when it may).
@@ -264,6 +274,16 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 		}
 		pr.manifests = res
 		log.Info("manifest changes computed", "references", len(res.Changed()))
+		// Whatever guards the write (the workspace lock, a person's
+		// uncommitted edits in the files to change) refuses here, before
+		// anything is sent.
+		if g, ok := d.Manifests.(Guarded); ok && !req.DryRun {
+			release, err := g.Guard(ctx, res)
+			if err != nil {
+				return nil, fmt.Errorf("preparing the manifest write: %w", err)
+			}
+			pr.release = release
+		}
 	}
 	if len(refusals) > 0 {
 		pr.Refused = errors.Join(refusals...)
@@ -486,6 +506,7 @@ func Run(ctx context.Context, d *Deps, req Request) (*report.Run, error) {
 		}
 		return nil, err
 	}
+	defer p.Release()
 	out := p.out
 	if p.Nothing {
 		return out, nil
@@ -494,6 +515,15 @@ func Run(ctx context.Context, d *Deps, req Request) (*report.Run, error) {
 		return out, p.Refused
 	}
 	return out, p.Act(ctx, d)
+}
+
+// Release ends the guard phase 1 took on the manifest write (Run does it
+// itself; a caller of Prepare and Act calls it when done).
+func (p *Prepared) Release() {
+	if p.release != nil {
+		p.release()
+		p.release = nil
+	}
 }
 
 // Sends counts the dispatches phase 2 would send, over every tier: what

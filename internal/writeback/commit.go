@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
@@ -113,4 +114,57 @@ func checkPath(p string) error {
 		}
 	}
 	return nil
+}
+
+// Uncommitted returns those of paths (slash-separated, relative to dir)
+// that have changes git does not hold in HEAD: staged or unstaged edits,
+// or untracked files; nil paths means every file under dir. --write commit
+// refuses to change such a file, so that a person's uncommitted edit is
+// never swept into cascade's commit.
+func Uncommitted(ctx context.Context, dir string, paths []string) ([]string, error) {
+	if paths == nil {
+		paths = []string{"."}
+	} else if len(paths) == 0 {
+		return nil, nil
+	}
+	for _, p := range paths {
+		if p == "." {
+			continue
+		}
+		if err := checkPath(p); err != nil {
+			return nil, fmt.Errorf("checking for uncommitted changes: %w", err)
+		}
+	}
+	g := newGit(dir)
+	var lists []string
+	run := func(args ...string) error {
+		out, err := g.run(ctx, nil, append(args, append([]string{"--"}, paths...)...)...)
+		lists = append(lists, out)
+		return err
+	}
+	var err error
+	if _, herr := g.run(ctx, nil, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); herr == nil {
+		err = run("diff", "--name-only", "--relative", "--no-renames", "-z", "HEAD")
+	} else {
+		err = errors.Join(run("diff", "--cached", "--name-only", "--relative", "--no-renames", "-z"),
+			run("diff", "--name-only", "--relative", "--no-renames", "-z"))
+	}
+	if err == nil {
+		err = run("ls-files", "--others", "--exclude-standard", "-z")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checking for uncommitted changes: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, p := range strings.Split(l, "\x00") {
+			if p != "" && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

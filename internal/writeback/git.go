@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -28,6 +29,12 @@ func newGit(dir string) *git {
 	env := os.Environ()
 	env = append(env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "LANGUAGE=C", "GIT_OPTIONAL_LOCKS=0")
 	return &git{dir: dir, env: env}
+}
+
+// at is a git for another working tree of the same repository, with the
+// same environment and secrets.
+func (g *git) at(dir string) *git {
+	return &git{dir: dir, env: slices.Clone(g.env), secrets: slices.Clone(g.secrets)}
 }
 
 // withAuth makes git send "Authorization: Basic base64(user:password)" to

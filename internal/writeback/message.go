@@ -5,8 +5,20 @@
 // deterministic branch.
 //
 // Every commit cascade makes carries a trailer ("Cascade-Update:
-// <image>@<digest>"); that is how a branch's commits are told apart from
-// commits a person added, which cascade never force-pushes over.
+// <image>@<digest>"). A message is easy to keep by accident (git commit
+// --amend, cherry-pick, rebase keep it), so on a pull request branch a
+// commit is cascade's only if it also carries "Cascade-Tree: <tree id>"
+// naming the very tree cascade produced for it, and that is the commit's
+// tree, and it has one parent. A person's amend, fixup or rebase changes
+// the tree, so the branch is then theirs: cascade never force-updates it
+// (see PullRequest). Only a message-only amend (same tree) still counts as
+// cascade's; force-updating over it loses no file content.
+//
+// The working tree is never reset, checked out or cleaned by cascade: a
+// push that loses a race is recomputed in a private worktree (see Push),
+// and --write commit refuses, before anything is written, to change a file
+// that holds uncommitted changes (see Uncommitted), so cascade's commit
+// only ever holds cascade's change.
 //
 // The package is quiet: it returns errors classified with internal/exitcode
 // and never logs. Tokens never reach argv, URLs or error messages.
@@ -22,6 +34,32 @@ import (
 
 // TrailerKey is the git trailer that marks a commit as cascade's.
 const TrailerKey = "Cascade-Update"
+
+// TreeKey is the trailer naming the tree cascade produced for a pull
+// request commit; see the package doc.
+const TreeKey = "Cascade-Tree"
+
+// sealed returns msg with trailer and the Cascade-Tree line for tree in
+// its trailer block.
+func sealed(msg, trailer, tree string) string {
+	return withTrailer(msg, trailer) + TreeKey + ": " + tree + "\n"
+}
+
+// isOwnCommit reports whether a pull request branch commit is cascade's:
+// the cascade trailer, a Cascade-Tree line naming tree (the commit's
+// actual tree), and a single parent.
+func isOwnCommit(message, tree string, parents int) bool {
+	if parents != 1 || tree == "" || !IsCascadeCommit(message) {
+		return false
+	}
+	paras := strings.Split(strings.TrimRight(strings.ReplaceAll(message, "\r\n", "\n"), "\n"), "\n\n")
+	for _, line := range strings.Split(paras[len(paras)-1], "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), TreeKey) {
+			return strings.TrimSpace(v) == tree
+		}
+	}
+	return false
+}
 
 // Trailer returns the trailer line for an update of image to digest:
 // "Cascade-Update: <image>@<digest>".

@@ -40,8 +40,9 @@ type PROptions struct {
 	Title, Body string
 	// Message is the commit message (see Message); default: Title.
 	Message string
-	// Trailer marks the commit as cascade's (see Trailer). Required: it is
-	// how cascade later knows the branch holds only its own commits.
+	// Trailer marks the commit as cascade's (see Trailer). Required. With
+	// the Cascade-Tree line PullRequest adds, it is how cascade later knows
+	// the branch holds only its own commits (see the package doc).
 	Trailer string
 	// Author signs the commit; zero lets GitHub use the token's identity.
 	Author Author
@@ -75,8 +76,9 @@ const foreignNote = "\n\n---\ncascade did not update this branch: it has commits
 // ref), on the deterministic branch opts.Branch, and opens the pull request
 // or updates the open one's title and body.
 //
-// If the branch exists and every commit on it beyond the base carries the
-// cascade trailer, it is replaced by a fresh commit on the current base (the
+// If the branch exists and every commit on it beyond the base is cascade's
+// (the trailer, and a Cascade-Tree line equal to the commit's own tree: see
+// the package doc), it is replaced by a fresh commit on the current base (the
 // only case where it is force-updated); if it is already exactly that, it
 // is left as is. If it holds a commit by anyone else, cascade never
 // force-pushes: the branch is left alone, only the open pull request's text
@@ -312,7 +314,8 @@ func (a *prAPI) changedFiles(baseTree string, files []File) ([]change, error) {
 }
 
 // inspect looks at the commits on branch beyond base. foreign reports a
-// commit without the cascade trailer (or commits it could not see). When
+// commit that is not cascade's by isOwnCommit — the trailer alone is not
+// enough, a person's amend keeps it — or commits it could not see. When
 // the branch is exactly one cascade commit on the current base head,
 // upToDate is that commit's tree.
 func (a *prAPI) inspect(base, branch, baseHead string) (foreign bool, upToDate string, err error) {
@@ -324,7 +327,7 @@ func (a *prAPI) inspect(base, branch, baseHead string) (foreign bool, upToDate s
 		return true, "", nil // commits we cannot see are not known to be ours
 	}
 	for _, c := range cmp.Commits {
-		if !IsCascadeCommit(c.GetCommit().GetMessage()) {
+		if !isOwnCommit(c.GetCommit().GetMessage(), c.GetCommit().GetTree().GetSHA(), len(c.Parents)) {
 			return true, "", nil
 		}
 	}
@@ -366,7 +369,7 @@ func (a *prAPI) writeBranch(opts PROptions, baseHead, baseTree string, changed [
 		return "", err
 	}
 	commit := &github.Commit{
-		Message: github.String(withTrailer(opts.Message, opts.Trailer)),
+		Message: github.String(sealed(opts.Message, opts.Trailer, tree)),
 		Tree:    &github.Tree{SHA: github.String(tree)},
 		Parents: []*github.Commit{{SHA: github.String(baseHead)}},
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +37,9 @@ type PushOptions struct {
 	// through GIT_CONFIG_* environment variables and scoped to the
 	// remote's host. It never appears in argv, URLs or errors.
 	Token string
+	// TempDir is where the private worktree of a retry is made; default
+	// os.TempDir().
+	TempDir string
 	// Backoff is the first wait before a retry, doubled per attempt with
 	// jitter and capped at 5s; default 250ms.
 	Backoff time.Duration
@@ -52,6 +57,12 @@ type Result struct {
 	// NoOp is true when there was nothing to push: the remote already had
 	// HEAD, or after a lost race Reapply found the change already made.
 	NoOp bool
+	// Diverged is true when the push was retried after a lost race: the
+	// remote holds Commit, recomputed on the remote's tree in a private
+	// worktree, while the person's checkout and branch keep cascade's first
+	// commit (their working tree is never reset or checked out). "git pull
+	// --rebase" reconciles them.
+	Diverged bool
 }
 
 // PushError is a push that did not land. Its message holds the server's
@@ -75,10 +86,17 @@ func (e *PushError) Error() string {
 
 // Push pushes HEAD to opts.Branch. When the push loses a race (the remote
 // moved: non-fast-forward, "fetch first", or a server hook saying so) it
-// fetches the branch, hard-resets the tree to it, calls Reapply to
-// recompute the edit, commits again and pushes again, up to opts.Attempts
-// pushes with jittered backoff. If Reapply finds nothing to change, the
-// remote already has the edit: success with NoOp and no commit.
+// fetches the branch into a private worktree in a temporary folder (git
+// worktree add --detach, removed on every exit path), calls Reapply there
+// to recompute the edit, commits there and pushes that commit, up to
+// opts.Attempts pushes with jittered backoff. If Reapply finds nothing to
+// change, the remote already has the edit: success with NoOp and no commit.
+//
+// The person's checkout is never reset, checked out or cleaned: its working
+// tree, index and branch stay as they were plus cascade's first commit. The
+// branch is not moved to the recomputed commit, because that commit does
+// not descend from it (it cannot be fast-forwarded) and moving it would
+// make the working tree disagree with HEAD; Result.Diverged says so.
 //
 // Error classes (exitcode): nothing is ever written to the remote when Push
 // fails, so a lost race with attempts exhausted, or a connection failure,
@@ -107,14 +125,23 @@ func Push(ctx context.Context, opts PushOptions) (Result, error) {
 	}
 	dst := "refs/heads/" + opts.Branch
 	var res Result
+	// pusher is the tree whose HEAD is pushed: the person's checkout first,
+	// then, after a lost race, cascade's private worktree.
+	pusher := g
+	var priv *privateTree
+	defer func() {
+		if priv != nil {
+			priv.remove()
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
-		head, err := g.run(ctx, nil, "rev-parse", "HEAD")
+		head, err := pusher.run(ctx, nil, "rev-parse", "HEAD")
 		if err != nil {
 			return res, fmt.Errorf("pushing: %w", err)
 		}
 		head = strings.TrimSpace(head)
-		out, errOut, err := g.exec(ctx, nil, "push", "--porcelain", remote, "HEAD:"+dst)
+		out, errOut, err := pusher.exec(ctx, nil, "push", "--porcelain", remote, head+":"+dst)
 		if ctx.Err() != nil {
 			return res, exitcode.AsTransient(fmt.Errorf("pushing to branch %q: %w", opts.Branch, ctx.Err()))
 		}
@@ -126,6 +153,7 @@ func Push(ctx context.Context, opts PushOptions) (Result, error) {
 			} else {
 				res.Pushed = true
 			}
+			res.Diverged = pusher != g
 			return res, nil
 		}
 		answer := g.redact(serverMessage(out, errOut))
@@ -145,12 +173,18 @@ func Push(ctx context.Context, opts PushOptions) (Result, error) {
 		if err := sleep(ctx, jitter(opts.Backoff, attempt)); err != nil {
 			return res, exitcode.AsTransient(fmt.Errorf("pushing to branch %q: %w", opts.Branch, err))
 		}
-		remoteHead, paths, err := refresh(ctx, g, remote, dst, opts.Reapply)
+		if priv != nil {
+			priv.remove()
+		}
+		var remoteHead string
+		var paths []string
+		priv, remoteHead, paths, err = refresh(ctx, g, remote, dst, opts.TempDir, opts.Reapply)
 		if err != nil {
 			return res, err
 		}
+		pusher = priv.g
 		co := opts.Commit
-		co.Dir, co.Paths = opts.Dir, paths
+		co.Dir, co.Paths = priv.work, paths
 		if strings.TrimSpace(co.Message) == "" {
 			co.Message = "cascade: re-apply update"
 		}
@@ -159,30 +193,71 @@ func Push(ctx context.Context, opts PushOptions) (Result, error) {
 			return res, fmt.Errorf("pushing: re-applying after a lost race: %w", err)
 		}
 		if commit == "" {
-			res.Commit, res.NoOp = remoteHead, true
+			res.Commit, res.NoOp, res.Diverged = remoteHead, true, true
 			return res, nil
 		}
 	}
 }
 
-// refresh fetches the remote branch, resets the tree to it and recomputes
-// the edit. It returns the remote head and the changed paths.
-func refresh(ctx context.Context, g *git, remote, dst string, reapply func(context.Context, string) ([]string, error)) (string, []string, error) {
+// privateTree is a detached worktree of the person's repository in a
+// temporary folder, where cascade recomputes its edit after a lost race.
+// The person's working tree, index and branches are never touched by it.
+type privateTree struct {
+	owner *git   // the person's repository, to unregister the worktree
+	dir   string // the worktree's root
+	work  string // the folder matching the person's Dir in it
+	tmp   string
+	g     *git
+}
+
+// remove deletes the worktree and its registration, on every path. It uses
+// a fresh context: cleaning up must not depend on the run's cancelation.
+func (p *privateTree) remove() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = p.owner.run(ctx, nil, "worktree", "remove", "--force", p.dir)
+	_ = os.RemoveAll(p.tmp)
+	_, _ = p.owner.run(ctx, nil, "worktree", "prune")
+}
+
+// refresh fetches the remote branch, checks it out in a new private
+// worktree (never in the person's checkout) and recomputes the edit there.
+// It returns the worktree, the remote head and the changed paths; on error
+// the worktree is already removed.
+func refresh(ctx context.Context, g *git, remote, dst, tempDir string, reapply func(context.Context, string) ([]string, error)) (*privateTree, string, []string, error) {
 	if _, err := g.run(ctx, nil, "fetch", "--quiet", "--no-tags", remote, dst); err != nil {
-		return "", nil, exitcode.AsTransient(fmt.Errorf("pushing: fetching after a lost race: %w", err))
+		return nil, "", nil, exitcode.AsTransient(fmt.Errorf("pushing: fetching after a lost race: %w", err))
 	}
-	if _, err := g.run(ctx, nil, "reset", "--quiet", "--hard", "FETCH_HEAD"); err != nil {
-		return "", nil, fmt.Errorf("pushing: resetting to the remote branch: %w", err)
-	}
-	head, err := g.run(ctx, nil, "rev-parse", "HEAD")
+	head, err := g.run(ctx, nil, "rev-parse", "--verify", "FETCH_HEAD^{commit}")
 	if err != nil {
-		return "", nil, fmt.Errorf("pushing: %w", err)
+		return nil, "", nil, fmt.Errorf("pushing: %w", err)
 	}
-	paths, err := reapply(ctx, g.dir)
+	head = strings.TrimSpace(head)
+	tmp, err := os.MkdirTemp(tempDir, "cascade-push-")
 	if err != nil {
-		return "", nil, fmt.Errorf("pushing: re-applying the edit on the fresh tree: %w", err)
+		return nil, "", nil, fmt.Errorf("pushing: making a private worktree: %w", err)
 	}
-	return strings.TrimSpace(head), paths, nil
+	p := &privateTree{owner: g, tmp: tmp, dir: filepath.Join(tmp, "tree")}
+	// No hooks: a post-checkout hook is the person's, for their checkout.
+	if _, err := g.run(ctx, nil, "-c", "core.hooksPath="+os.DevNull, "worktree", "add", "--quiet", "--detach", p.dir, head); err != nil {
+		p.remove()
+		return nil, "", nil, fmt.Errorf("pushing: making a private worktree at the remote branch: %w", err)
+	}
+	// The person's Dir may be a folder inside the repository: recompute in
+	// the same folder of the private worktree.
+	prefix, err := g.run(ctx, nil, "rev-parse", "--show-prefix")
+	if err != nil {
+		p.remove()
+		return nil, "", nil, fmt.Errorf("pushing: %w", err)
+	}
+	p.work = filepath.Join(p.dir, filepath.FromSlash(strings.TrimSpace(prefix)))
+	p.g = g.at(p.work)
+	paths, err := reapply(ctx, p.work)
+	if err != nil {
+		p.remove()
+		return nil, "", nil, fmt.Errorf("pushing: re-applying the edit on the fresh tree: %w", err)
+	}
+	return p, head, paths, nil
 }
 
 // remote resolves the remote to push to. Userinfo in a URL remote is taken
