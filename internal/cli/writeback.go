@@ -235,6 +235,11 @@ func writeBack(ctx context.Context, w writeFlags, workspace string, ref imageref
 		out.PR, out.Branch, out.Commit = pr.URL, pr.Branch, pr.Commit
 		if pr.ForeignCommits {
 			out.Note = "the branch has commits cascade did not make: left alone, only the pull request text was updated"
+			if err == nil {
+				// The pin did not reach the branch: that write-back failed,
+				// and says what would let the next run land it.
+				err = exitcode.AsPartial(fmt.Errorf("pull request branch %s holds commits cascade did not make (an amend, a fixup, a person's commit): cascade never force-updates it, so this pin was not written there; merge or close that pull request (or delete the branch) and run again", pr.Branch))
+			}
 		}
 		return out, err
 	}

@@ -102,6 +102,15 @@ func TestUpdatePullRequest(t *testing.T) {
 	if strings.Contains(out+errs, srv.Token()) {
 		t.Error("the token appears in the output")
 	}
+	// A person commits on the branch: a re-run's pin is not forced over
+	// it, and that write-back is a failure that says so (exit 3), not a
+	// success.
+	repo.AddForeignCommit(prs[0].Head, map[string]string{"deploy/app.yaml": deployment + "# reviewed\n"})
+	writeFile(t, filepath.Join(ws, "deploy", "app.yaml"), deployment)
+	code, _, errs = run(t, "update", "--workspace", ws, "--image", newRef, "--write", "pull-request", "--github-api-url", srv.URL)
+	if code != exitcode.Partial || !strings.Contains(errs, "never force-updates") {
+		t.Errorf("foreign branch: exit %d, want 3 saying why: %s", code, errs)
+	}
 	// Bad combinations are refused before anything is written.
 	if code, _, _ := run(t, "update", "--workspace", ws, "--image", newRef, "--write", "pull-request", "--push"); code != exitcode.Invalid {
 		t.Errorf("--push with pull-request: exit %d, want 2", code)
