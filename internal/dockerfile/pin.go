@@ -150,7 +150,7 @@ func (pl *pinner) base(i int) (change, bool) {
 	}
 	r, err := imageref.Parse(b.Ref)
 	if err != nil {
-		if reason := malformedDigest(b.Ref, pl.updated); reason != "" {
+		if reason := imageref.MalformedDigest(b.Ref, pl.updated); reason != "" {
 			pl.skip(i, reason)
 		}
 		return change{}, false
@@ -218,7 +218,7 @@ func (pl *pinner) directive() (change, bool) {
 	}
 	r, err := imageref.Parse(val)
 	if err != nil {
-		if reason := malformedDigest(val, pl.updated); reason != "" {
+		if reason := imageref.MalformedDigest(val, pl.updated); reason != "" {
 			skip(reason)
 		}
 		return change{}, false
@@ -256,25 +256,6 @@ func (pl *pinner) directive() (change, bool) {
 		repl = ":" + u.Tag + repl
 	}
 	return change{off: d.end, repl: repl, runStart: d.start, directive: true}, true
-}
-
-// malformedDigest says why reference s, which does not parse, is not
-// pinned when it names image's repository followed by a digest that is
-// malformed or of another algorithm than sha256; "" when s is anything
-// else.
-func malformedDigest(s string, image imageref.Ref) string {
-	name, d, ok := strings.Cut(s, "@")
-	if !ok {
-		return ""
-	}
-	ref, err := imageref.Parse(name)
-	if err != nil || !ref.SameRepository(image) {
-		return ""
-	}
-	if algo, _, _ := strings.Cut(d, ":"); algo != "sha256" {
-		return fmt.Sprintf("digest %q is not a sha256 digest, the only kind cascade pins; not pinned", d)
-	}
-	return fmt.Sprintf("digest %q is malformed (want sha256: and 64 lowercase hex digits); not pinned", d)
 }
 
 // appendToWord is the change that appends the pin to reference word

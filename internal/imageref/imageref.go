@@ -242,3 +242,22 @@ func (r Ref) Tracks(u Ref) bool {
 func (r Ref) WithDigest(d Digest) string {
 	return r.Short() + "@" + string(d)
 }
+
+// MalformedDigest says why reference s, which does not parse, is not
+// pinned when it names image's repository followed by a digest that is
+// malformed or of another algorithm than sha256; "" when s is anything
+// else.
+func MalformedDigest(s string, image Ref) string {
+	name, d, ok := strings.Cut(s, "@")
+	if !ok {
+		return ""
+	}
+	ref, err := Parse(name)
+	if err != nil || !ref.SameRepository(image) {
+		return ""
+	}
+	if algo, _, _ := strings.Cut(d, ":"); algo != "sha256" {
+		return fmt.Sprintf("digest %q is not a sha256 digest, the only kind cascade pins; not pinned", d)
+	}
+	return fmt.Sprintf("digest %q is malformed (want sha256: and 64 lowercase hex digits); not pinned", d)
+}

@@ -181,26 +181,7 @@ func (r *rewriter) pinRef(o *ObjectResult, field string, n *yaml.Node) {
 // alone when it names the updated repository with a digest that is not a
 // valid sha256 digest; "" when s is something else.
 func (r *rewriter) malformed(s string) string {
-	return malformedDigest(s, r.image)
-}
-
-// malformedDigest says why reference s, which does not parse, is not
-// pinned when it names image's repository followed by a digest that is
-// malformed or of another algorithm than sha256; "" when s is anything
-// else (another repository, or not a reference at all).
-func malformedDigest(s string, image imageref.Ref) string {
-	name, d, ok := strings.Cut(s, "@")
-	if !ok {
-		return ""
-	}
-	ref, err := imageref.Parse(name)
-	if err != nil || !ref.SameRepository(image) {
-		return ""
-	}
-	if algo, _, _ := strings.Cut(d, ":"); algo != "sha256" {
-		return fmt.Sprintf("digest %q is not a sha256 digest, the only kind cascade pins; not pinned", d)
-	}
-	return fmt.Sprintf("digest %q is malformed (want sha256: and 64 lowercase hex digits); not pinned", d)
+	return imageref.MalformedDigest(s, r.image)
 }
 
 func (r *rewriter) sameRepo(s string) bool {
