@@ -29,13 +29,19 @@ type UpdateJSON struct {
 	WriteBack     *WriteBack             `json:"writeBack,omitempty"`
 }
 
+// NewUpdateJSON is the JSON report of r: changed and files are lists, empty
+// rather than null when nothing was found, in every report that holds one.
+func NewUpdateJSON(image string, r *manifests.Result, dryRun bool, wb *WriteBack) UpdateJSON {
+	return UpdateJSON{SchemaVersion: 1, Image: image, DryRun: dryRun, Changed: nonNil(r.Changed()), Files: nonNilFiles(r.Files), WriteBack: wb}
+}
+
 // Update writes the result of a manifest update in format f. dryRun says
 // whether the files were left untouched; wb, when not nil, what the
 // write-back did.
 func Update(w io.Writer, image string, r *manifests.Result, dryRun bool, wb *WriteBack, f Format) error {
 	switch f {
 	case JSON:
-		return writeJSON(w, UpdateJSON{1, image, dryRun, nonNil(r.Changed()), nonNilFiles(r.Files), wb})
+		return writeJSON(w, NewUpdateJSON(image, r, dryRun, wb))
 	case Markdown:
 		if err := updateMarkdown(w, image, r, dryRun); err != nil {
 			return err
