@@ -89,3 +89,29 @@ func outcomeDetail(o dispatch.Outcome) string {
 	}
 	return d
 }
+
+// StaleDependents counts the distinct dependents found stale. A dependent
+// below a rebased image is in the run's plan (stale, to be cascaded) and
+// again in the rebased image's plan: it counts once, with its latest
+// verdict.
+func (r *Run) StaleDependents() int {
+	if r == nil {
+		return 0
+	}
+	latest := map[string]plan.Status{}
+	for _, p := range append([]*plan.Plan{r.Plan}, r.Cascaded...) {
+		if p == nil {
+			continue
+		}
+		for _, d := range p.Dependents {
+			latest[d.Name] = d.Status
+		}
+	}
+	n := 0
+	for _, s := range latest {
+		if s == plan.Stale {
+			n++
+		}
+	}
+	return n
+}
