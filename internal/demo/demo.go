@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -199,6 +200,10 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 // executor plays the apps' pipelines: build on the new base, push, then
 // the app's own cascade step pins its new digest in the manifests.
 type executor struct {
+	// mu serializes the demo's pipelines: dispatch.Run calls them
+	// concurrently, and they share the builder, the rebuilt images, the
+	// workspace's manifests and the diff.
+	mu      sync.Mutex
 	b       *builder
 	cfg     *config.Config
 	ws      string
@@ -227,6 +232,8 @@ func (k kindExecutor) Kind() string { return k.kind }
 
 func (k kindExecutor) Dispatch(ctx context.Context, t dispatch.Target) dispatch.Outcome {
 	x := k.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	o := dispatch.Outcome{Name: t.Name, Kind: k.kind, Key: t.Key(), Attempts: 1}
 	base, ok := x.b.images[t.Base.Ref.Short()]
 	if !ok {
