@@ -101,7 +101,7 @@ func planText(w io.Writer, p *plan.Plan) error {
 		return err
 	}
 	s := p.Summary
-	fmt.Fprintf(w, "\n%d dependents: %d stale, %d current, %d unknown; %d to dispatch.\n", s.Dependents, s.Stale, s.Current, s.Unknown, s.Dispatches)
+	fmt.Fprintf(w, "\n%d %s: %d stale, %d current, %d unknown; %d to dispatch.\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
 	if s.Stale == 0 && s.Unknown == 0 {
 		fmt.Fprintln(w, "Everything is up to date.")
 	}
@@ -125,6 +125,14 @@ func refusalsText(w io.Writer, refusals []string, md bool) {
 	for _, r := range refusals {
 		fmt.Fprintf(w, "  - %s\n", oneLine(r))
 	}
+}
+
+// plural is word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 func dash(s string) string {
@@ -161,7 +169,7 @@ func planMarkdown(w io.Writer, p *plan.Plan) error {
 			d.Evidence, action, dash(d.Rebuild), mdCell(d.Reason))
 	}
 	s := p.Summary
-	fmt.Fprintf(w, "\n**%d** dependents: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, s.Stale, s.Current, s.Unknown, s.Dispatches)
+	fmt.Fprintf(w, "\n**%d** %s: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
 	refusalsText(w, p.Refusals, true)
 	return nil
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/imagecascade/cascade/internal/dispatch"
@@ -80,14 +81,17 @@ func RunReport(w io.Writer, r *Run, f Format) error {
 }
 
 func outcomeDetail(o dispatch.Outcome) string {
-	d := o.Detail
+	parts := []string{}
+	if o.Detail != "" {
+		parts = append(parts, o.Detail)
+	}
 	if o.NewDigest != "" {
-		d += " new digest " + o.NewDigest.Short()
+		parts = append(parts, "new digest "+o.NewDigest.Short())
 	}
 	if o.Err != nil {
-		d += " " + dispatch.Redact(o.Err.Error())
+		parts = append(parts, dispatch.Redact(o.Err.Error()))
 	}
-	return d
+	return strings.Join(parts, "; ")
 }
 
 // StaleDependents counts the distinct dependents found stale. A dependent
