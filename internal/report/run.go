@@ -34,9 +34,14 @@ func RunReport(w io.Writer, r *Run, f Format) error {
 		return writeJSON(w, r)
 	}
 	md := f == Markdown
-	if err := Plan(w, r.Plan, f); err != nil {
+	// The plan's refusals are this run's: say it was refused, not that
+	// a run would be.
+	p := *r.Plan
+	p.Refusals = nil
+	if err := Plan(w, &p, f); err != nil {
 		return err
 	}
+	refusalList(w, refused, r.Plan.Refusals, md)
 	if r.Note != "" {
 		fmt.Fprintf(w, "\n%s\n", r.Note)
 		return nil

@@ -37,7 +37,7 @@ func StepSummary(w io.Writer, r *Run, command string) error {
 		CascadeMermaid(w, r)
 		fmt.Fprintln(w, "```")
 		fmt.Fprintln(w)
-		summaryDependents(w, r)
+		summaryDependents(w, r, command)
 	}
 	if len(r.Dispatches) > 0 {
 		fmt.Fprintln(w, "### Dispatches")
@@ -59,7 +59,7 @@ func StepSummary(w io.Writer, r *Run, command string) error {
 	return nil
 }
 
-func summaryDependents(w io.Writer, r *Run) {
+func summaryDependents(w io.Writer, r *Run, command string) {
 	outcomes := outcomesByName(r.Dispatches)
 	// A dependent below a rebased image is in the run's plan (to be
 	// cascaded) and again in the rebased image's plan, which decided
@@ -98,6 +98,10 @@ func summaryDependents(w io.Writer, r *Run) {
 		}
 		fmt.Fprintf(w, "| %d | %s | %s %s | %s | %s | %s | %s | %s |\n", tier, codeCell(d.Name), statusIcon(d.Status), d.Status,
 			d.Evidence, mdCell(action), dash(d.Rebuild), disp, mdCell(d.Reason))
+		for _, pl := range d.Platforms {
+			fmt.Fprintf(w, "| %d | %s | %s %s | %s | - | - | - | %s |\n", tier, platformCell(d.Name, pl.Platform), statusIcon(pl.Status), pl.Status,
+				pl.Evidence, mdCell(pl.Reason))
+		}
 	}
 	if r.Plan != nil {
 		for _, d := range r.Plan.Dependents {
@@ -124,7 +128,13 @@ func summaryDependents(w io.Writer, r *Run) {
 		return
 	}
 	s := r.Plan.Summary
-	fmt.Fprintf(w, "\n**%d** %s: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
+	fmt.Fprintf(w, "\n**%d** %s: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
+	heading := refused // the run itself was refused: nothing "would" happen
+	if command == "plan" {
+		heading = wouldRefuse
+	}
+	refusalList(w, heading, r.Plan.Refusals, true)
+	fmt.Fprintln(w)
 }
 
 func outcomesByName(os []dispatch.Outcome) map[string]dispatch.Outcome {
