@@ -12,21 +12,61 @@ import (
 	"github.com/imagecascade/cascade/internal/exitcode"
 )
 
-// compileSchema compiles docs/schemas/<name>.schema.json; its relative
-// $refs resolve to the files next to it, never to the network.
+// compileSchema compiles docs/schemas/<name>.schema.json strictly: the
+// published schemas let keys be added within a schema version, but here
+// every object that lists its properties admits no other, so a key added
+// to an output without its schema fails the test. Relative $refs resolve
+// to the files next to it, never to the network.
 func compileSchema(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
-	path, err := filepath.Abs(filepath.Join("..", "..", "docs", "schemas", name+".schema.json"))
+	dir, err := filepath.Abs(filepath.Join("..", "..", "docs", "schemas"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.schema.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no schemas in %s: %v", dir, err)
+	}
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	sch, err := c.Compile(path)
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		closeObjects(doc)
+		if err := c.AddResource("file://"+filepath.ToSlash(path), doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sch, err := c.Compile("file://" + filepath.ToSlash(filepath.Join(dir, name+".schema.json")))
 	if err != nil {
 		t.Fatalf("schema %s: %v", name, err)
 	}
 	return sch
+}
+
+// closeObjects sets additionalProperties false on every object schema
+// under v that lists properties and says nothing of others.
+func closeObjects(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if v["type"] == "object" && v["properties"] != nil && v["additionalProperties"] == nil {
+			v["additionalProperties"] = false
+		}
+		for _, e := range v {
+			closeObjects(e)
+		}
+	case []any:
+		for _, e := range v {
+			closeObjects(e)
+		}
+	}
 }
 
 // validate checks out, the JSON output of one command, against schema and
@@ -303,6 +343,9 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 			p["dependents"] = []any{dep(func(d map[string]any) { d["evidence"] = "guess" })}
 		}), false},
 		{"an unknown action", "plan", plan(func(p map[string]any) { p["dependents"] = []any{dep(func(d map[string]any) { d["action"] = "build" })} }), false},
+		{"a key the schema does not list (strict in tests)", "plan", plan(func(p map[string]any) {
+			p["dependents"] = []any{dep(func(d map[string]any) { d["color"] = "red" })}
+		}), false},
 		{"a short digest", "plan", plan(func(p map[string]any) { p["digest"] = "sha256:abc" }), false},
 		{"a claimed dispatch", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "claimed-by-another-run", "attempts": 0}), true},
 		{"an unknown dispatch status", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "sent", "attempts": 1}), false},
