@@ -87,13 +87,8 @@ func outputs(r *report.Run) ([][2]string, error) {
 				return nil, err
 			}
 			planJSON = b
-			stale += r.Plan.Summary.Stale
 		}
-		for _, c := range r.Cascaded {
-			if c != nil {
-				stale += c.Summary.Stale
-			}
-		}
+		stale = r.StaleDependents()
 		for _, o := range r.Dispatches {
 			if !o.Status.Started() {
 				continue

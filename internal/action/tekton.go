@@ -26,14 +26,7 @@ func writeTektonResults(dir string, r *report.Run, rd *redact.Redactor) error {
 	stale := 0
 	dispatched, files := []string{}, []string{}
 	if r != nil {
-		if r.Plan != nil {
-			stale += r.Plan.Summary.Stale
-		}
-		for _, c := range r.Cascaded {
-			if c != nil {
-				stale += c.Summary.Stale
-			}
-		}
+		stale = r.StaleDependents()
 		for _, o := range r.Dispatches {
 			if o.Status == dispatch.StatusDispatched {
 				dispatched = append(dispatched, o.Name)

@@ -29,13 +29,19 @@ type UpdateJSON struct {
 	WriteBack     *WriteBack             `json:"writeBack,omitempty"`
 }
 
+// NewUpdateJSON is the JSON report of r: changed and files are lists, empty
+// rather than null when nothing was found, in every report that holds one.
+func NewUpdateJSON(image string, r *manifests.Result, dryRun bool, wb *WriteBack) UpdateJSON {
+	return UpdateJSON{SchemaVersion: 1, Image: image, DryRun: dryRun, Changed: nonNil(r.Changed()), Files: nonNilFiles(r.Files), WriteBack: wb}
+}
+
 // Update writes the result of a manifest update in format f. dryRun says
 // whether the files were left untouched; wb, when not nil, what the
 // write-back did.
 func Update(w io.Writer, image string, r *manifests.Result, dryRun bool, wb *WriteBack, f Format) error {
 	switch f {
 	case JSON:
-		return writeJSON(w, UpdateJSON{1, image, dryRun, nonNil(r.Changed()), nonNilFiles(r.Files), wb})
+		return writeJSON(w, NewUpdateJSON(image, r, dryRun, wb))
 	case Markdown:
 		if err := updateMarkdown(w, image, r, dryRun); err != nil {
 			return err
@@ -113,8 +119,11 @@ func updateText(w io.Writer, image string, r *manifests.Result, dryRun bool) err
 		for _, o := range f.Objects {
 			for _, c := range o.Changes {
 				changes++
-				obj := objectName(o)
-				fmt.Fprintf(w, "%s:%d: %s %s\n    %s\n -> %s\n", f.Path, c.Line, obj, c.Field, c.Old, c.New)
+				old := c.Old
+				if old == "" {
+					old = "(inserted)"
+				}
+				fmt.Fprintf(w, "%s:%d: %s %s\n    %s\n -> %s\n", f.Path, c.Line, objectName(o), c.Field, old, c.New)
 			}
 		}
 	}
@@ -163,27 +172,69 @@ func updateText(w io.Writer, image string, r *manifests.Result, dryRun bool) err
 
 func updateMarkdown(w io.Writer, image string, r *manifests.Result, dryRun bool) error {
 	fmt.Fprintf(w, "### Manifests pinned to `%s`\n\n", mdCode(image))
-	if len(r.Changed()) == 0 {
-		fmt.Fprintln(w, "Nothing to change: up to date.")
-		return nil
-	}
-	fmt.Fprintln(w, "| file | line | object | field | old | new |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	failed := 0
 	for _, f := range r.Files {
-		for _, o := range f.Objects {
-			for _, c := range o.Changes {
-				old := codeCell(c.Old)
-				if c.Old == "" {
-					old = "(inserted)"
-				}
-				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", codeCell(f.Path), c.Line, mdCell(objectName(o)), codeCell(c.Field), old, codeCell(c.New))
-			}
+		if f.Error != "" {
+			failed++
 		}
 	}
-	if dryRun {
+	changed := len(r.Changed()) > 0
+	switch {
+	case changed:
+		fmt.Fprintln(w, "| file | line | object | field | old | new |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|")
+		for _, f := range r.Files {
+			for _, o := range f.Objects {
+				for _, c := range o.Changes {
+					old := codeCell(c.Old)
+					if c.Old == "" {
+						old = "(inserted)"
+					}
+					fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", codeCell(f.Path), c.Line, mdCell(objectName(o)), codeCell(c.Field), old, codeCell(c.New))
+				}
+			}
+		}
+	case failed > 0:
+		fmt.Fprintf(w, "No manifest was changed; %d file(s) could not be processed (below).\n", failed)
+	default:
+		fmt.Fprintln(w, "Nothing to change: up to date.")
+	}
+	if r.NotWritten != "" {
+		fmt.Fprintf(w, "\n**Nothing was written:** %s\n", mdCell(r.NotWritten))
+	}
+	skipsMarkdown(w, r)
+	if dryRun && changed {
 		fmt.Fprintf(w, "\n<details><summary>diff (dry run, nothing written)</summary>\n\n```diff\n%s```\n</details>\n", strings.ReplaceAll(r.Diff(), "```", "'''"))
 	}
 	return nil
+}
+
+// skipsMarkdown lists the references left alone and the files that could
+// not be processed, which the table of changes does not show.
+func skipsMarkdown(w io.Writer, r *manifests.Result) {
+	var skipped, failed []string
+	for _, f := range r.Files {
+		for _, s := range f.Skipped {
+			loc := f.Path
+			if s.Line > 0 {
+				loc = fmt.Sprintf("%s:%d", f.Path, s.Line)
+			}
+			ref := ""
+			if s.Ref != "" {
+				ref = " " + codeCell(s.Ref)
+			}
+			skipped = append(skipped, fmt.Sprintf("- %s%s: %s", codeCell(loc), ref, mdCell(s.Reason)))
+		}
+		if f.Error != "" {
+			failed = append(failed, fmt.Sprintf("- %s: %s", codeCell(f.Path), mdCell(f.Error)))
+		}
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(w, "\n**Left alone:**\n%s\n", strings.Join(skipped, "\n"))
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "\n**Could not be processed (left untouched):**\n%s\n", strings.Join(failed, "\n"))
+	}
 }
 
 // objectName names an object for a report: "Kind/name", the kind alone

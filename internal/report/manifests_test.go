@@ -49,3 +49,40 @@ func TestUpdateMarkdownCells(t *testing.T) {
 		t.Errorf("markdown:\n%s", out)
 	}
 }
+
+// TestUpdateMarkdownShowsWhatWasNotPinned: a file that could not be
+// processed is not "up to date" in Markdown either, and the references
+// left alone and the refused files are listed, not dropped.
+func TestUpdateMarkdownShowsWhatWasNotPinned(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		files   []manifests.FileResult
+		want    []string
+		notWant []string
+	}{
+		{"a refused file", []manifests.FileResult{{Path: "b/bad.yaml", Error: "refused to parse"}},
+			[]string{"No manifest was changed; 1 file(s) could not be processed", "- `b/bad.yaml`: refused to parse"}, []string{"up to date"}},
+		{"a skipped reference", []manifests.FileResult{{Path: "a.yaml", Skipped: []manifests.Skip{{Line: 3, Ref: "reg/app:v1", Reason: "another tag"}}}},
+			[]string{"Nothing to change: up to date.", "- `a.yaml:3` `reg/app:v1`: another tag"}, []string{"Could not be processed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			if err := updateMarkdown(&b, "reg/app:1@sha256:x", &manifests.Result{Files: tt.files}, false); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("says %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}

@@ -101,7 +101,7 @@ func planText(w io.Writer, p *plan.Plan) error {
 		return err
 	}
 	s := p.Summary
-	fmt.Fprintf(w, "\n%d dependents: %d stale, %d current, %d unknown; %d to dispatch.\n", s.Dependents, s.Stale, s.Current, s.Unknown, s.Dispatches)
+	fmt.Fprintf(w, "\n%d %s: %d stale, %d current, %d unknown; %d to dispatch.\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
 	if s.Stale == 0 && s.Unknown == 0 {
 		fmt.Fprintln(w, "Everything is up to date.")
 	}
@@ -109,22 +109,42 @@ func planText(w io.Writer, p *plan.Plan) error {
 	return nil
 }
 
+// Headings of the refusals: a plan says what a run would do, a run's report
+// what it did.
+const (
+	wouldRefuse = "A run would be refused before anything is sent"
+	refused     = "Refused before anything was sent"
+)
+
 // refusalsText lists why a run of the plan would be refused.
 func refusalsText(w io.Writer, refusals []string, md bool) {
+	refusalList(w, wouldRefuse, refusals, md)
+}
+
+// refusalList lists refusals under heading.
+func refusalList(w io.Writer, heading string, refusals []string, md bool) {
 	if len(refusals) == 0 {
 		return
 	}
 	if md {
-		fmt.Fprintln(w, "\n**A run would be refused before anything is sent:**")
+		fmt.Fprintf(w, "\n**%s:**\n", heading)
 		for _, r := range refusals {
 			fmt.Fprintf(w, "- %s\n", mdCell(r))
 		}
 		return
 	}
-	fmt.Fprintln(w, "\nA run would be refused before anything is sent:")
+	fmt.Fprintf(w, "\n%s:\n", heading)
 	for _, r := range refusals {
 		fmt.Fprintf(w, "  - %s\n", oneLine(r))
 	}
+}
+
+// plural is word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 func dash(s string) string {
@@ -159,11 +179,20 @@ func planMarkdown(w io.Writer, p *plan.Plan) error {
 		}
 		fmt.Fprintf(w, "| %d | `%s` | %s %s | %s | %s | %s | %s |\n", d.Depth, mdCode(d.Name), statusIcon(d.Status), d.Status,
 			d.Evidence, action, dash(d.Rebuild), mdCell(d.Reason))
+		for _, pl := range d.Platforms {
+			fmt.Fprintf(w, "| %d | %s | %s %s | %s | - | - | %s |\n", d.Depth, platformCell(d.Name, pl.Platform), statusIcon(pl.Status), pl.Status,
+				pl.Evidence, mdCell(pl.Reason))
+		}
 	}
 	s := p.Summary
-	fmt.Fprintf(w, "\n**%d** dependents: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, s.Stale, s.Current, s.Unknown, s.Dispatches)
+	fmt.Fprintf(w, "\n**%d** %s: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
 	refusalsText(w, p.Refusals, true)
 	return nil
+}
+
+// platformCell names one platform of a multi-arch dependent in a table.
+func platformCell(name, platform string) string {
+	return "`" + mdCode(name) + "` " + mdCell(platform)
 }
 
 func statusIcon(s plan.Status) string {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/imagecascade/cascade/internal/dispatch"
@@ -33,9 +34,14 @@ func RunReport(w io.Writer, r *Run, f Format) error {
 		return writeJSON(w, r)
 	}
 	md := f == Markdown
-	if err := Plan(w, r.Plan, f); err != nil {
+	// The plan's refusals are this run's: say it was refused, not that
+	// a run would be.
+	p := *r.Plan
+	p.Refusals = nil
+	if err := Plan(w, &p, f); err != nil {
 		return err
 	}
+	refusalList(w, refused, r.Plan.Refusals, md)
 	if r.Note != "" {
 		fmt.Fprintf(w, "\n%s\n", r.Note)
 		return nil
@@ -80,12 +86,41 @@ func RunReport(w io.Writer, r *Run, f Format) error {
 }
 
 func outcomeDetail(o dispatch.Outcome) string {
-	d := o.Detail
+	parts := []string{}
+	if o.Detail != "" {
+		parts = append(parts, o.Detail)
+	}
 	if o.NewDigest != "" {
-		d += " new digest " + o.NewDigest.Short()
+		parts = append(parts, "new digest "+o.NewDigest.Short())
 	}
 	if o.Err != nil {
-		d += " " + dispatch.Redact(o.Err.Error())
+		parts = append(parts, dispatch.Redact(o.Err.Error()))
 	}
-	return d
+	return strings.Join(parts, "; ")
+}
+
+// StaleDependents counts the distinct dependents found stale. A dependent
+// below a rebased image is in the run's plan (stale, to be cascaded) and
+// again in the rebased image's plan: it counts once, with its latest
+// verdict.
+func (r *Run) StaleDependents() int {
+	if r == nil {
+		return 0
+	}
+	latest := map[string]plan.Status{}
+	for _, p := range append([]*plan.Plan{r.Plan}, r.Cascaded...) {
+		if p == nil {
+			continue
+		}
+		for _, d := range p.Dependents {
+			latest[d.Name] = d.Status
+		}
+	}
+	n := 0
+	for _, s := range latest {
+		if s == plan.Stale {
+			n++
+		}
+	}
+	return n
 }

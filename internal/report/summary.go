@@ -37,7 +37,7 @@ func StepSummary(w io.Writer, r *Run, command string) error {
 		CascadeMermaid(w, r)
 		fmt.Fprintln(w, "```")
 		fmt.Fprintln(w)
-		summaryDependents(w, r)
+		summaryDependents(w, r, command)
 	}
 	if len(r.Dispatches) > 0 {
 		fmt.Fprintln(w, "### Dispatches")
@@ -59,32 +59,67 @@ func StepSummary(w io.Writer, r *Run, command string) error {
 	return nil
 }
 
-func summaryDependents(w io.Writer, r *Run) {
-	plans := append([]*plan.Plan{r.Plan}, r.Cascaded...)
+func summaryDependents(w io.Writer, r *Run, command string) {
 	outcomes := outcomesByName(r.Dispatches)
-	rows := 0
-	for _, p := range plans {
-		if p == nil {
+	// A dependent below a rebased image is in the run's plan (to be
+	// cascaded) and again in the rebased image's plan, which decided
+	// what was done: one row per dependent, with that later verdict, at
+	// its tier in the whole cascade.
+	later := map[string]plan.Dependent{}
+	for _, c := range r.Cascaded {
+		if c == nil {
 			continue
 		}
-		for _, d := range p.Dependents {
-			if rows == 0 {
-				fmt.Fprintln(w, "### Dependents")
-				fmt.Fprintln(w)
-				fmt.Fprintln(w, "| tier | dependent | status | evidence | action | rebuild | dispatch | reason |")
-				fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+		for _, d := range c.Dependents {
+			later[d.Name] = d
+		}
+	}
+	tiers := map[string]int{}
+	rows := 0
+	row := func(d plan.Dependent, tier int) {
+		if rows == 0 {
+			fmt.Fprintln(w, "### Dependents")
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "| tier | dependent | status | evidence | action | rebuild | dispatch | reason |")
+			fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+		}
+		rows++
+		tiers[d.Name] = tier
+		action := string(d.Action)
+		if l, ok := later[d.Name]; ok && d.Action == plan.ActionCascade {
+			action = string(l.Action) + " after " + d.Via
+			d.Status, d.Evidence, d.Reason = l.Status, l.Evidence, l.Reason
+		} else if d.Via != "" {
+			action += " via " + d.Via
+		}
+		disp := "-"
+		if o, ok := outcomes[d.Name]; ok {
+			disp = outcomeIcon(o.Status) + " " + string(o.Status)
+		}
+		fmt.Fprintf(w, "| %d | %s | %s %s | %s | %s | %s | %s | %s |\n", tier, codeCell(d.Name), statusIcon(d.Status), d.Status,
+			d.Evidence, mdCell(action), dash(d.Rebuild), disp, mdCell(d.Reason))
+		for _, pl := range d.Platforms {
+			fmt.Fprintf(w, "| %d | %s | %s %s | %s | - | - | - | %s |\n", tier, platformCell(d.Name, pl.Platform), statusIcon(pl.Status), pl.Status,
+				pl.Evidence, mdCell(pl.Reason))
+		}
+	}
+	if r.Plan != nil {
+		for _, d := range r.Plan.Dependents {
+			row(d, d.Depth)
+		}
+	}
+	for _, c := range r.Cascaded {
+		if c == nil {
+			continue
+		}
+		offset := 0
+		if len(c.Roots) > 0 {
+			offset = tiers[c.Roots[0]]
+		}
+		for _, d := range c.Dependents {
+			if _, done := tiers[d.Name]; !done {
+				row(d, offset+d.Depth)
 			}
-			rows++
-			action := string(d.Action)
-			if d.Via != "" {
-				action += " via " + d.Via
-			}
-			disp := "-"
-			if o, ok := outcomes[d.Name]; ok {
-				disp = outcomeIcon(o.Status) + " " + string(o.Status)
-			}
-			fmt.Fprintf(w, "| %d | %s | %s %s | %s | %s | %s | %s | %s |\n", d.Depth, codeCell(d.Name), statusIcon(d.Status), d.Status,
-				d.Evidence, mdCell(action), dash(d.Rebuild), disp, mdCell(d.Reason))
 		}
 	}
 	if rows == 0 {
@@ -93,7 +128,13 @@ func summaryDependents(w io.Writer, r *Run) {
 		return
 	}
 	s := r.Plan.Summary
-	fmt.Fprintf(w, "\n**%d** dependents: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n\n", s.Dependents, s.Stale, s.Current, s.Unknown, s.Dispatches)
+	fmt.Fprintf(w, "\n**%d** %s: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
+	heading := refused // the run itself was refused: nothing "would" happen
+	if command == "plan" {
+		heading = wouldRefuse
+	}
+	refusalList(w, heading, r.Plan.Refusals, true)
+	fmt.Fprintln(w)
 }
 
 func outcomesByName(os []dispatch.Outcome) map[string]dispatch.Outcome {
@@ -139,6 +180,7 @@ func CascadeMermaid(w io.Writer, r *Run) {
 	var nodes []node
 	ids := map[string]int{} // dependent name → index in nodes
 	var edges []string
+	linked := map[string]bool{} // dependents with their edge drawn
 	root := fmt.Sprintf("  n0[\"%s<br/>%s\"]:::updated", mermaidText(r.Plan.Image), short(r.Plan.Digest))
 	add := func(p *plan.Plan, from string, fromTier int) {
 		rootSet := map[string]bool{}
@@ -163,6 +205,10 @@ func CascadeMermaid(w io.Writer, r *Run) {
 			nodes = append(nodes, node{id: fmt.Sprintf("n%d", len(nodes)+1), label: label, class: class, tier: fromTier + max(d.Depth, 1)})
 		}
 		for _, d := range p.Dependents {
+			if linked[d.Name] {
+				continue // drawn from the plan before: one edge per dependent
+			}
+			linked[d.Name] = true
 			src := from
 			if i, ok := ids[d.Base]; ok && !rootSet[d.Base] && d.Base != d.Name {
 				src = nodes[i].id

@@ -564,8 +564,8 @@ func (p *Prepared) dryRun() {
 }
 
 func (p *Prepared) setManifests(res *manifests.Result) {
-	p.out.Manifests = &report.UpdateJSON{SchemaVersion: 1, Image: p.ref.Short() + "@" + string(p.ref.Digest), DryRun: p.req.DryRun,
-		Changed: res.Changed(), Files: res.Files}
+	u := report.NewUpdateJSON(p.ref.Short()+"@"+string(p.ref.Digest), res, p.req.DryRun, nil)
+	p.out.Manifests = &u
 }
 
 // tierInfo is one round of dispatches: the dependents of one updated image.
