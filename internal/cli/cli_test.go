@@ -236,3 +236,22 @@ func TestHistoryLimitValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeDurationsRefused: every duration flag, and its CASCADE_
+// variable, refuses a negative value the same way.
+func TestNegativeDurationsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"version", "--registry-retry-budget", "-5s"},
+		{"version", "--timeout", "-1m"},
+		{"run", "--image", "127.0.0.1:1/a:latest", "--claim-settle", "-2s"},
+	} {
+		code, _, errs := run(t, args...)
+		if code != 2 || !strings.Contains(errs, "must not be negative") {
+			t.Errorf("%v: exit %d: %s", args, code, errs)
+		}
+	}
+	t.Setenv("CASCADE_REGISTRY_RETRY_BUDGET", "-1s")
+	if code, _, errs := run(t, "version"); code != 2 || !strings.Contains(errs, "--registry-retry-budget -1s: must not be negative") {
+		t.Errorf("variable: exit %d: %s", code, errs)
+	}
+}

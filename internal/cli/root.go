@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,8 +64,8 @@ func Run(ctx context.Context, args []string, s Streams) int {
 		default:
 			return exitcode.AsInvalid(fmt.Errorf("--log-level %q: want debug, info, warn or error", level))
 		}
-		if timeout < 0 {
-			return exitcode.AsInvalid(fmt.Errorf("--timeout must not be negative"))
+		if err := checkDurations(cmd); err != nil {
+			return err
 		}
 		if timeout > 0 {
 			var ctx context.Context
@@ -88,6 +89,25 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	}
 	fmt.Fprintf(s.Err, "cascade: %v\n", err)
 	return code
+}
+
+// checkDurations holds every duration flag (and its CASCADE_ variable) to
+// one rule: a negative duration is invalid input, never silently a
+// default.
+func checkDurations(cmd *cobra.Command) error {
+	var errs []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Value.Type() != "duration" {
+			return
+		}
+		if d, err := time.ParseDuration(f.Value.String()); err == nil && d < 0 {
+			errs = append(errs, fmt.Sprintf("--%s %s: must not be negative", f.Name, d))
+		}
+	})
+	if len(errs) > 0 {
+		return exitcode.AsInvalid(errors.New(strings.Join(errs, "; ")))
+	}
+	return nil
 }
 
 func isUsageError(err error) bool {
