@@ -10,64 +10,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/report/reporttest"
 )
-
-// compileSchema compiles docs/schemas/<name>.schema.json strictly: the
-// published schemas let keys be added within a schema version, but here
-// every object that lists its properties admits no other, so a key added
-// to an output without its schema fails the test. Relative $refs resolve
-// to the files next to it, never to the network.
-func compileSchema(t *testing.T, name string) *jsonschema.Schema {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "docs", "schemas"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.schema.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no schemas in %s: %v", dir, err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	for _, path := range files {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		closeObjects(doc)
-		if err := c.AddResource("file://"+filepath.ToSlash(path), doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sch, err := c.Compile("file://" + filepath.ToSlash(filepath.Join(dir, name+".schema.json")))
-	if err != nil {
-		t.Fatalf("schema %s: %v", name, err)
-	}
-	return sch
-}
-
-// closeObjects sets additionalProperties false on every object schema
-// under v that lists properties and says nothing of others.
-func closeObjects(v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		if v["type"] == "object" && v["properties"] != nil && v["additionalProperties"] == nil {
-			v["additionalProperties"] = false
-		}
-		for _, e := range v {
-			closeObjects(e)
-		}
-	case []any:
-		for _, e := range v {
-			closeObjects(e)
-		}
-	}
-}
 
 // validate checks out, the JSON output of one command, against schema and
 // returns it decoded for the scenario's own checks.
@@ -77,7 +21,7 @@ func validate(t *testing.T, schema, out string) any {
 	if err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
-	if err := compileSchema(t, schema).Validate(inst); err != nil {
+	if err := reporttest.CompileSchema(t, schema).Validate(inst); err != nil {
 		t.Fatalf("output does not match docs/schemas/%s.schema.json: %v\n%s", schema, err, out)
 	}
 	return inst
@@ -364,7 +308,7 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = compileSchema(t, tt.schema).Validate(inst)
+			err = reporttest.CompileSchema(t, tt.schema).Validate(inst)
 			if (err == nil) != tt.valid {
 				t.Errorf("valid = %v, want %v (%v)", err == nil, tt.valid, err)
 			}
