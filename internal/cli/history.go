@@ -32,7 +32,7 @@ the digest before it, when cascade ran, and every dispatch with its outcome.
 The same records make cascade run idempotent: a dependent dispatched successfully
 for a digest is not dispatched again; failed ones are retried.`,
 		Example: `  cascade history --image registry.example.com/acme/httpd-base:latest
-  cascade history --image registry.example.com/acme/httpd-base@sha256:… -o json`,
+  cascade history --image "registry.example.com/acme/httpd-base@$DIGEST" -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if image == "" {
