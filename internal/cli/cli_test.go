@@ -93,7 +93,7 @@ func TestEnvFallback(t *testing.T) {
 	t.Setenv("CASCADE_OUTPUT", "xml")
 	t.Setenv("CASCADE_IMAGE", "r.io/a:latest")
 	code, _, errs = run(t, "plan", "--workspace", t.TempDir())
-	if code != exitcode.Invalid || !strings.Contains(errs, `"xml"`) {
+	if code != exitcode.Invalid || !strings.Contains(errs, "--output xml (from CASCADE_OUTPUT): want one of text, json, markdown") {
 		t.Errorf("CASCADE_OUTPUT not used: exit %d, %s", code, errs)
 	}
 	// A flag beats its environment variable.

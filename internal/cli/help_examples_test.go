@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/imagecascade/cascade/internal/githubtest"
 	"github.com/imagecascade/cascade/internal/imagetest"
@@ -79,6 +80,16 @@ func helpExamples(t *testing.T) []helpExample {
 		}
 	}
 	return all
+}
+
+// walkCommands calls fn with the path of every visible subcommand.
+func walkCommands(c *cobra.Command, fn func(path string)) {
+	for _, sub := range c.Commands() {
+		if !sub.Hidden {
+			fn(sub.CommandPath())
+			walkCommands(sub, fn)
+		}
+	}
 }
 
 // exampleWorld is what every example runs against, fresh for each one:
@@ -247,6 +258,10 @@ var exampleHosts = regexp.MustCompile(`\b(registry\.example\.com|ghcr\.io|quay\.
 //	                                   another) and its digest
 //	$GITHUB_STEP_SUMMARY               the Actions step summary file
 //
+// The comment lines above an example may set its environment: a Tekton
+// step's env: [{name: CASCADE_…, value: …}], a workflow step's
+// with: {…} (as INPUT_<NAME>, as the runner does).
+//
 // Any other $ placeholder fails the test: a new one needs a line here.
 func (w *exampleWorld) prepare(t *testing.T, ex helpExample, tmp string) (string, map[string]string) {
 	t.Helper()
@@ -263,9 +278,24 @@ func (w *exampleWorld) prepare(t *testing.T, ex helpExample, tmp string) (string
 		"IMAGE":               image,
 		"DIGEST":              w.digestOf(t, image),
 		"GITHUB_STEP_SUMMARY": filepath.Join(tmp, "step-summary.md"),
+		"GITHUB_OUTPUT":       filepath.Join(tmp, "outputs"),
 	}
 	for _, m := range regexp.MustCompile(`\{name: (CASCADE_[A-Z_]+), value: ([^}]+)\}`).FindAllStringSubmatch(strings.Join(ex.comments, "\n"), -1) {
 		env[m[1]] = tekton.Replace(strings.TrimSpace(m[2]))
+	}
+	// A workflow step's with: block is what the runner passes the action
+	// as INPUT_<NAME>.
+	if m := regexp.MustCompile(`with: (\{.*\})`).FindStringSubmatch(strings.Join(ex.comments, "\n")); m != nil {
+		var with map[string]string
+		if err := yaml.Unmarshal([]byte(exampleHosts.ReplaceAllString(m[1], w.reg.Host+"/")), &with); err != nil {
+			t.Fatalf("%s: the with: block %s: %v", ex.command, m[1], err)
+		}
+		for k, v := range with {
+			if v == "${{ steps.build.outputs.digest }}" {
+				v = w.digestOf(t, with["image"])
+			}
+			env["INPUT_"+strings.ToUpper(k)] = v
+		}
 	}
 	line = strings.ReplaceAll(line, "${{ steps.build.outputs.digest }}", env["DIGEST"])
 	line = regexp.MustCompile(`\$\(results\.([a-z-]+)\.path\)`).ReplaceAllString(line, filepath.Join(tmp, "result-$1"))
@@ -403,12 +433,16 @@ func TestHelpExamples(t *testing.T) {
 	for _, ex := range examples {
 		commands[ex.command] = true
 	}
-	for _, c := range []string{"cascade", "cascade plan", "cascade run", "cascade update", "cascade import", "cascade history", "cascade graph", "cascade demo"} {
+	everyCommand := []string{"cascade"}
+	walkCommands(newRoot(Streams{Out: new(bytes.Buffer), Err: new(bytes.Buffer)}, redact.New()), func(path string) {
+		everyCommand = append(everyCommand, path)
+	})
+	for _, c := range everyCommand {
 		if !commands[c] {
 			t.Errorf("%s --help shows no example", c)
 		}
 	}
-	if len(examples) < 19 {
+	if len(examples) < 24 {
 		t.Fatalf("only %d examples read from the help: %+v", len(examples), examples)
 	}
 	for _, ex := range examples {

@@ -183,9 +183,10 @@ func envFallback(cmd *cobra.Command) error {
 
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print cascade's version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print cascade's version",
+		Example: "  cascade version",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintf(g.streams.Out, "cascade %s\n", Version)
 			return err
