@@ -32,6 +32,9 @@ summary with a Mermaid graph of the cascade. The exit code is the command's.
 The Tekton Task (tekton/task/cascade.yaml) runs it too, with the same INPUT_*
 variables set from its params and --tekton-results: then the log is plain
 text and the results STALE, DISPATCHED and UPDATED_FILES are written instead.`,
+		Example: `  # A workflow step using the action (action.yml runs this; the runner turns with: into INPUT_*):
+  #   with: {image: ghcr.io/acme/httpd-base:latest, digest: "${{ steps.build.outputs.digest }}", command: plan}
+  cascade action`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			runner := func(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -93,7 +93,7 @@ func TestEnvFallback(t *testing.T) {
 	t.Setenv("CASCADE_OUTPUT", "xml")
 	t.Setenv("CASCADE_IMAGE", "r.io/a:latest")
 	code, _, errs = run(t, "plan", "--workspace", t.TempDir())
-	if code != exitcode.Invalid || !strings.Contains(errs, `"xml"`) {
+	if code != exitcode.Invalid || !strings.Contains(errs, "--output xml (from CASCADE_OUTPUT): want one of text, json, markdown") {
 		t.Errorf("CASCADE_OUTPUT not used: exit %d, %s", code, errs)
 	}
 	// A flag beats its environment variable.
@@ -217,7 +217,7 @@ func TestRegistryRetryBudgetFlag(t *testing.T) {
 func TestLogLevelValidated(t *testing.T) {
 	t.Parallel()
 	code, _, errs := run(t, "version", "--log-level", "verbose")
-	if code != 2 || !strings.Contains(errs, "want debug, info, warn or error") {
+	if code != 2 || !strings.Contains(errs, "--log-level verbose: want one of debug, info, warn, error") {
 		t.Errorf("exit %d: %s", code, errs)
 	}
 	if code, _, errs := run(t, "version", "--log-level", "INFO"); code != 0 {
@@ -251,7 +251,7 @@ func TestNegativeDurationsRefused(t *testing.T) {
 		}
 	}
 	t.Setenv("CASCADE_REGISTRY_RETRY_BUDGET", "-1s")
-	if code, _, errs := run(t, "version"); code != 2 || !strings.Contains(errs, "--registry-retry-budget -1s: must not be negative") {
+	if code, _, errs := run(t, "version"); code != 2 || !strings.Contains(errs, "--registry-retry-budget -1s (from CASCADE_REGISTRY_RETRY_BUDGET): must not be negative") {
 		t.Errorf("variable: exit %d: %s", code, errs)
 	}
 }

@@ -15,7 +15,8 @@ import (
 	"github.com/imagecascade/cascade/internal/report"
 )
 
-// maxHistoryLimit bounds how many digests `history` walks back.
+// maxHistoryLimit bounds how many digests `history` walks back (its
+// --limit rule in flagRules).
 const maxHistoryLimit = 1000
 
 func newHistoryCmd(g *globals) *cobra.Command {
@@ -31,14 +32,11 @@ the digest before it, when cascade ran, and every dispatch with its outcome.
 The same records make cascade run idempotent: a dependent dispatched successfully
 for a digest is not dispatched again; failed ones are retried.`,
 		Example: `  cascade history --image registry.example.com/acme/httpd-base:latest
-  cascade history --image registry.example.com/acme/httpd-base@sha256:… -o json`,
+  cascade history --image "registry.example.com/acme/httpd-base@$DIGEST" -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if image == "" {
 				return exitcode.AsInvalid(fmt.Errorf("--image is required"))
-			}
-			if limit < 1 || limit > maxHistoryLimit {
-				return exitcode.AsInvalid(fmt.Errorf("--limit %d: want 1 to %d digests back", limit, maxHistoryLimit))
 			}
 			ref, err := imageref.Parse(image)
 			if err != nil {
@@ -75,7 +73,7 @@ for a digest is not dispatched again; failed ones are retried.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&image, "image", "", "the image: name:tag (its current digest and back) or name@sha256:…")
-	fl.IntVar(&limit, "limit", history.DefaultChainMax, "at most this many digests back")
+	fl.IntVar(&limit, "limit", history.DefaultChainMax, "at most this many digests back (1 to 1000)")
 	fl.StringVar(&cfgPath, "config", "", "config file, for registries.allow (optional)")
 	fl.StringVar(&workspace, "workspace", ".", "folder holding the config")
 	fl.StringVarP(&output, "output", "o", "text", "output format: text, json")

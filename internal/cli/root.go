@@ -50,30 +50,24 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	defer func() { _, _ = out.Flush(), errw.Flush() }()
 	s = Streams{Out: out, Err: errw}
 	root := newRoot(s, rd)
-	var timeout time.Duration
 	cancel := func() {}
 	defer func() { cancel() }()
-	root.PersistentFlags().DurationVar(&timeout, "timeout", time.Hour, "bound on the whole command: past it, requests in flight are cancelled and a run stops as if interrupted (exit 130), recording what it did; 0 for no bound (each request still has its own timeout)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		quote.Store(cmd.Name() != "action")
 		if err := envFallback(cmd); err != nil {
 			return err
 		}
-		switch level := root.PersistentFlags().Lookup("log-level").Value.String(); strings.ToLower(level) {
-		case "debug", "info", "warn", "error":
-		default:
-			return exitcode.AsInvalid(fmt.Errorf("--log-level %q: want debug, info, warn or error", level))
-		}
-		if err := checkDurations(cmd); err != nil {
+		if err := checkFlags(cmd); err != nil {
 			return err
 		}
-		if timeout > 0 {
+		if timeout, _ := root.PersistentFlags().GetDuration("timeout"); timeout > 0 {
 			var ctx context.Context
 			ctx, cancel = context.WithTimeout(cmd.Context(), timeout)
 			cmd.SetContext(ctx)
 		}
 		return nil
 	}
+	root.SetFlagErrorFunc(flagError)
 	root.SetArgs(args)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
@@ -89,25 +83,6 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	}
 	fmt.Fprintf(s.Err, "cascade: %v\n", err)
 	return code
-}
-
-// checkDurations holds every duration flag (and its CASCADE_ variable) to
-// one rule: a negative duration is invalid input, never silently a
-// default.
-func checkDurations(cmd *cobra.Command) error {
-	var errs []string
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if f.Value.Type() != "duration" {
-			return
-		}
-		if d, err := time.ParseDuration(f.Value.String()); err == nil && d < 0 {
-			errs = append(errs, fmt.Sprintf("--%s %s: must not be negative", f.Name, d))
-		}
-	})
-	if len(errs) > 0 {
-		return exitcode.AsInvalid(errors.New(strings.Join(errs, "; ")))
-	}
-	return nil
 }
 
 func isUsageError(err error) bool {
@@ -168,6 +143,7 @@ or config, 3 partial failure, 4 transient failure (safe to re-run), 5 refused fo
 		// Run sets PersistentPreRunE: envFallback.
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	root.PersistentFlags().Duration("timeout", time.Hour, "bound on the whole command: past it, requests in flight are cancelled and a run stops as if interrupted (exit 130), recording what it did; 0 for no bound (each request still has its own timeout)")
 	root.PersistentFlags().DurationVar(&g.registryRetryBudget, "registry-retry-budget", 0, "how long one registry request may be retried (408/429/5xx, Retry-After honoured) before exit 4 (default 30s)")
 	root.AddCommand(newPlanCmd(g), newRunCmd(g), newImportCmd(g), newHistoryCmd(g), newUpdateCmd(g), newGraphCmd(g), newDemoCmd(g), newVersionCmd(g), newActionCmd(g))
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -188,24 +164,29 @@ func envFallback(cmd *cobra.Command) error {
 			return
 		}
 		if err := f.Value.Set(v); err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q: %v", key, v, err))
+			errs = append(errs, unparsable(cmd.Name(), f, v, " (from "+key+")"))
 			return
 		}
 		f.Changed = true
+		if f.Annotations == nil {
+			f.Annotations = map[string][]string{}
+		}
+		f.Annotations[envAnnotation] = []string{key}
 	}
 	cmd.Flags().VisitAll(set)
 	cmd.InheritedFlags().VisitAll(set)
 	if len(errs) > 0 {
-		return exitcode.AsInvalid(fmt.Errorf("environment: %s", strings.Join(errs, "; ")))
+		return exitcode.AsInvalid(errors.New(strings.Join(errs, "; ")))
 	}
 	return nil
 }
 
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print cascade's version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print cascade's version",
+		Example: "  cascade version",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintf(g.streams.Out, "cascade %s\n", Version)
 			return err

@@ -313,11 +313,11 @@ func TestR31_MaxDispatchesZeroRefused(t *testing.T) {
 	f := newRunFixture(t)
 	t.Setenv("GITHUB_TOKEN", f.gh.Token())
 	t.Setenv("HOOK_SECRET", "s3cret")
-	if code, _, errs := f.run(t, "--max-dispatches", "0"); code != exitcode.Invalid || !strings.Contains(errs, "at least 1") {
+	if code, _, errs := f.run(t, "--max-dispatches", "0"); code != exitcode.Invalid || !strings.Contains(errs, "--max-dispatches 0: want 1 or more") {
 		t.Errorf("flag: exit %d: %s", code, errs)
 	}
 	t.Setenv("CASCADE_MAX_DISPATCHES", "0")
-	if code, _, errs := f.run(t); code != exitcode.Invalid {
+	if code, _, errs := f.run(t); code != exitcode.Invalid || !strings.Contains(errs, "--max-dispatches 0 (from CASCADE_MAX_DISPATCHES): want 1 or more") {
 		t.Errorf("variable: exit %d: %s", code, errs)
 	}
 	if len(f.gh.Requests()) != 0 || f.hooks.count() != 0 {

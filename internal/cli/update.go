@@ -56,7 +56,7 @@ meanwhile are kept; any other change fails that file), and --write commit
 refuses (exit 2, nothing written) when a file it must change has uncommitted
 edits, so cascade's commit only ever holds cascade's change. A push that loses
 a race is recomputed in a private worktree: your working tree is never reset.`,
-		Example: `  cascade update --image registry.example.com/acme/app-a:latest@sha256:4f…e1 --dry-run
+		Example: `  cascade update --image registry.example.com/acme/app-a:latest --dry-run   # the digest: one HEAD to the registry
   cascade update --image ghcr.io/acme/app-b:v2 --digest "$DIGEST" --paths 'deploy/**/*.yaml' -o json
 
   # In the app's pipeline, after its image is pushed: commit and push (a lost race is retried)

@@ -13,6 +13,8 @@ var installHints = map[string]string{
 	"docker-registry": "docker-registry",
 	"buildah":         "buildah",
 	"busybox":         "busybox-static",
+	"jq":              "jq",
+	"dot":             "graphviz",
 }
 
 // Require returns the path of binary on PATH. When it is missing, the test
