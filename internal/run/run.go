@@ -595,6 +595,10 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 	queue := []tierInfo{{plan: out.Plan, base: p.ref, chain: p.chain, depth: p.req.Incoming.Depth, previous: p.previous}}
 	first := true
 	interrupted := false
+	// claimFailed: the history store refused a claim; the manifests are
+	// not pinned either (a re-run, once the store accepts writes, does
+	// the whole cascade).
+	claimFailed := false
 	tier := 0
 	for len(queue) > 0 && !interrupted {
 		t := queue[0]
@@ -636,6 +640,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 					err = exitcode.AsPartial(err)
 				}
 				errs = append(errs, fmt.Errorf("%w (nothing of this tier was dispatched)", err))
+				claimFailed = true
 				break
 			}
 			out.Dispatches = append(out.Dispatches, lost...)
@@ -710,7 +715,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			queue = append(queue, tierInfo{plan: sub, base: next, chain: append(slices.Clone(t.chain), o.Name), depth: t.depth + 1, previous: prev})
 		}
 	}
-	if !interrupted && ctx.Err() == nil && p.manifests != nil && len(p.manifests.Changed()) > 0 {
+	if !interrupted && !claimFailed && ctx.Err() == nil && p.manifests != nil && len(p.manifests.Changed()) > 0 {
 		log.Info("pinning manifests", "image", p.ref.Short())
 		d.progress().Begin("pinning manifests", 0)
 		res, err := d.Manifests.Update(ctx, p.ref, false)
