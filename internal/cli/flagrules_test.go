@@ -17,7 +17,7 @@ import (
 // tree (global flags once per command, as a user meets them).
 func everyFlag(t *testing.T, fn func(cmd *cobra.Command, f *pflag.Flag)) {
 	t.Helper()
-	root := newRoot(Streams{Out: io.Discard, Err: io.Discard}, redact.New())
+	root, _ := newRoot(Streams{Out: io.Discard, Err: io.Discard}, redact.New())
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c != root {

@@ -45,7 +45,7 @@ func helpExamples(t *testing.T) []helpExample {
 			}
 		}
 	}
-	walk(newRoot(Streams{Out: new(bytes.Buffer), Err: new(bytes.Buffer)}, redact.New()), nil)
+	walk(rootCmd(), nil)
 	var all []helpExample
 	for _, p := range paths {
 		code, out, errs := run(t, append(p, "--help")...)
@@ -434,7 +434,7 @@ func TestHelpExamples(t *testing.T) {
 		commands[ex.command] = true
 	}
 	everyCommand := []string{"cascade"}
-	walkCommands(newRoot(Streams{Out: new(bytes.Buffer), Err: new(bytes.Buffer)}, redact.New()), func(path string) {
+	walkCommands(rootCmd(), func(path string) {
 		everyCommand = append(everyCommand, path)
 	})
 	for _, c := range everyCommand {
@@ -523,4 +523,10 @@ func TestHelpExamples(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rootCmd is the command tree, for walking its help.
+func rootCmd() *cobra.Command {
+	root, _ := newRoot(Streams{Out: new(bytes.Buffer), Err: new(bytes.Buffer)}, redact.New())
+	return root
 }

@@ -135,7 +135,7 @@ re-run), 5 a run would be refused (blast radius, depth, cycle, host not allowed)
 			// run would make over limits, depth, loops and templates.
 			// Credentials are the run's environment's, and the history is
 			// not read: plan asks the registry only what planning needs.
-			d := &cascaderun.Deps{Config: cfg, Log: g.logger(),
+			d := &cascaderun.Deps{Config: cfg, Log: g.logger(), Progress: g.progress(),
 				Planner: &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()}}
 			p, err := cascaderun.Prepare(cmd.Context(), d, cascaderun.Request{Image: updated, DryRun: true, DispatchUnknown: dispatchUnknown})
 			if err != nil {

@@ -18,7 +18,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/outbound"
+	"github.com/imagecascade/cascade/internal/progress"
 	"github.com/imagecascade/cascade/internal/redact"
+	cascaderun "github.com/imagecascade/cascade/internal/run"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
@@ -48,8 +51,17 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	quote.Store(true)
 	out, errw := redact.NewWriter(s.Out, rd, quote), redact.NewWriter(s.Err, rd, quote)
 	defer func() { _, _ = out.Flush(), errw.Flush() }()
-	s = Streams{Out: out, Err: errw}
-	root := newRoot(s, rd)
+	// On a terminal, a live status line for long stages, kept apart from
+	// the log lines; redirected stderr gets the log lines alone.
+	var live *progress.Live
+	if progress.IsTerminal(s.Err) {
+		live = progress.NewLive(errw, progress.Options{Interval: time.Second})
+		s = Streams{Out: out, Err: live}
+	} else {
+		s = Streams{Out: out, Err: errw}
+	}
+	root, g := newRoot(s, rd)
+	g.live = live
 	cancel := func() {}
 	defer func() { cancel() }()
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -60,6 +72,9 @@ func Run(ctx context.Context, args []string, s Streams) int {
 		if err := checkFlags(cmd); err != nil {
 			return err
 		}
+		// Every outbound request is logged at debug level, and every
+		// retry's wait at info, through the context.
+		cmd.SetContext(outbound.WithLogger(cmd.Context(), g.logger()))
 		if timeout, _ := root.PersistentFlags().GetDuration("timeout"); timeout > 0 {
 			var ctx context.Context
 			ctx, cancel = context.WithTimeout(cmd.Context(), timeout)
@@ -72,6 +87,9 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	err := root.ExecuteContext(ctx)
+	if live != nil {
+		live.Close()
+	}
 	if err == nil {
 		return exitcode.OK
 	}
@@ -103,6 +121,18 @@ type globals struct {
 	registryRetryBudget time.Duration
 	// redactor is the run's (also in the command's context).
 	redactor *redact.Redactor
+	// live is the terminal's status line (nil when stderr is not a
+	// terminal).
+	live *progress.Live
+}
+
+// progress is what a run tells of its long stages: the live line on a
+// terminal, nothing otherwise.
+func (g *globals) progress() cascaderun.Progress {
+	if g.live == nil {
+		return nil
+	}
+	return g.live
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -118,7 +148,7 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.streams.Err, &slog.HandlerOptions{Level: level}))
 }
 
-func newRoot(s Streams, rd *redact.Redactor) *cobra.Command {
+func newRoot(s Streams, rd *redact.Redactor) (*cobra.Command, *globals) {
 	g := &globals{streams: s, redactor: rd}
 	root := &cobra.Command{
 		Use:   "cascade",
@@ -142,12 +172,12 @@ or config, 3 partial failure, 4 transient failure (safe to re-run), 5 refused fo
 		SilenceErrors: true,
 		// Run sets PersistentPreRunE: envFallback.
 	}
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug (also every HTTP request: method, host, path, status, duration, attempt), info (one line per stage and tier, and each retry's wait and reason), warn, error. On a terminal a live status line shows long stages too")
 	root.PersistentFlags().Duration("timeout", time.Hour, "bound on the whole command: past it, requests in flight are cancelled and a run stops as if interrupted (exit 130), recording what it did; 0 for no bound (each request still has its own timeout)")
 	root.PersistentFlags().DurationVar(&g.registryRetryBudget, "registry-retry-budget", 0, "how long one registry request may be retried (408/429/5xx, Retry-After honoured) before exit 4 (default 30s)")
 	root.AddCommand(newPlanCmd(g), newRunCmd(g), newImportCmd(g), newHistoryCmd(g), newUpdateCmd(g), newGraphCmd(g), newDemoCmd(g), newVersionCmd(g), newActionCmd(g))
 	root.CompletionOptions.DisableDefaultCmd = true
-	return root
+	return root, g
 }
 
 // envFallback sets every flag not given on the command line from

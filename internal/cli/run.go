@@ -155,7 +155,7 @@ func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, 
 		ClaimOptions: history.ClaimOptions{Settle: f.claimSettle},
 		Manifests: &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Write: f.writeFlags.writeBack(f.workspace),
 			Lock: f.writeFlags.lock(f.workspace)},
-		Log: g.logger(),
+		Log: g.logger(), Progress: g.progress(),
 	}
 	req = cascaderun.Request{Incoming: incoming, DryRun: f.dryRun, DispatchUnknown: f.dispatchUnknown,
 		MaxDispatches: f.maxDispatches, AllowRollback: f.allowRollback}

@@ -1,24 +1,35 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/crane"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/githubtest"
 	"github.com/imagecascade/cascade/internal/imagetest"
 	"github.com/imagecascade/cascade/internal/report"
+	"github.com/imagecascade/cascade/internal/testenv"
 )
 
 // runFixture is a stream on an in-process registry: base, and built on it
@@ -31,6 +42,10 @@ type runFixture struct {
 	ws      string
 	hooks   *hookServer
 	baseRef string
+	// v1 is base's first version, v1d its digest: what the dependents
+	// were built on.
+	v1  v1.Image
+	v1d v1.Hash
 }
 
 type hookServer struct {
@@ -81,6 +96,7 @@ func newRunFixture(t *testing.T) *runFixture {
 	root := imagetest.Root(t)
 	v1 := imagetest.On(t, root)
 	v1d := r.Push("acme/base:latest", v1)
+	f.v1, f.v1d = v1, v1d
 	for _, app := range []string{"app-gh", "app-wf", "app-hook", "app-rb"} {
 		img := imagetest.Annotated(imagetest.On(t, v1), f.baseRef, v1d)
 		d := r.Push("acme/"+app+":latest", img)
@@ -364,13 +380,30 @@ func TestR30_PlanShowsTheRefusalsRunWouldMake(t *testing.T) {
 
 // TestR32_ConcurrentRunsDispatchEachRebuildOnce: three `cascade run`s for
 // the same digest at once: every dependent — repository_dispatch,
-// workflow_dispatch, webhook, rebase, and the webhook the rebase cascades
-// to — is dispatched exactly once, by whichever run claimed it first; the
+// workflow_dispatch, webhook, rebase, the webhook the rebase cascades to,
+// and a Tekton PipelineRun on a real kube-apiserver — is dispatched exactly
+// once, by whichever run claimed it first; the
 // others report it as claimed by another run and exit 0.
 func TestR32_ConcurrentRunsDispatchEachRebuildOnce(t *testing.T) {
 	f := newRunFixture(t)
 	t.Setenv("GITHUB_TOKEN", f.gh.Token())
 	t.Setenv("HOOK_SECRET", "s3cret")
+	// Tekton: app-tk, rebuilt by a PipelineRun in a real kube-apiserver
+	// with Tekton's CRDs, reached through a proxy that counts the creates.
+	k := testenv.StartKube(t)
+	testenv.InstallTektonCRDs(t, k)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := k.CreateNamespace(ctx, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, creates := countingProxy(t, k)
+	f.reg.Push("acme/app-tk:latest", imagetest.Annotated(imagetest.On(t, f.v1), f.baseRef, f.v1d))
+	appendFile(t, filepath.Join(f.ws, "cascade.yaml"), strings.ReplaceAll(`  - name: app-tk
+    image: REG/acme/app-tk:latest
+    from: [REG/acme/base]
+    rebuild: {tekton: {namespace: ci, pipeline: app-tk-build, params: {BASE_IMAGE: "{{ .Base.Ref }}"}}}
+`, "REG", f.reg.Host))
 	// Three CI jobs, three checkouts: each run has its own workspace (runs
 	// on one workspace take turns through its lock), so only the claims in
 	// the registry stand between them and a duplicate.
@@ -387,7 +420,7 @@ func TestR32_ConcurrentRunsDispatchEachRebuildOnce(t *testing.T) {
 	errs := make([]string, 3)
 	for i := range 3 {
 		wg.Go(func() {
-			codes[i], _, errs[i] = run(t, "run", "--image", f.baseRef, "--workspace", wss[i], "--github-api-url", f.gh.URL, "-o", "json")
+			codes[i], _, errs[i] = run(t, "run", "--image", f.baseRef, "--workspace", wss[i], "--github-api-url", f.gh.URL, "--kubeconfig", kubeconfig, "-o", "json")
 		})
 	}
 	wg.Wait()
@@ -414,6 +447,72 @@ func TestR32_ConcurrentRunsDispatchEachRebuildOnce(t *testing.T) {
 	f.hooks.mu.Unlock()
 	if diff := cmp.Diff(map[string]int{"/app-hook": 1, "/child": 1}, hits); diff != "" {
 		t.Errorf("webhook deliveries (-want +got):\n%s", diff)
+	}
+	// One PipelineRun for app-tk at the new digest, created once: the
+	// claims kept the other runs from even trying (the deterministic
+	// name would have caught them, R14, but not counted on here).
+	if n := creates.Load(); n != 1 {
+		t.Errorf("%d PipelineRun creates, want 1", n)
+	}
+	tc, err := versioned.NewForConfig(k.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prs, err := tc.TektonV1().PipelineRuns("ci").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prs.Items) != 1 || prs.Items[0].Labels["cascade.dev/dependent"] != "app-tk" {
+		var names []string
+		for _, pr := range prs.Items {
+			names = append(names, pr.Name)
+		}
+		t.Errorf("PipelineRuns %v, want exactly one, for app-tk", names)
+	}
+}
+
+// countingProxy forwards to the API server with the admin's credentials
+// and counts the PipelineRun creates.
+func countingProxy(t *testing.T, k *testenv.Kube) (kubeconfig string, creates *atomic.Int32) {
+	t.Helper()
+	rt, err := rest.TransportFor(k.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse(k.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = rt
+	creates = &atomic.Int32{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/pipelineruns") {
+			creates.Add(1)
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	kubeconfig = filepath.Join(t.TempDir(), "proxy.kubeconfig")
+	writeFile(t, kubeconfig, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: proxy, cluster: {server: %q}}]
+users: [{name: admin, user: {}}]
+contexts: [{name: proxy, context: {cluster: proxy, user: admin}}]
+current-context: proxy
+`, srv.URL))
+	return kubeconfig, creates
+}
+
+// appendFile appends text to the file at path.
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

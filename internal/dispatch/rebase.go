@@ -17,6 +17,7 @@ import (
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/outbound"
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/retry"
 )
@@ -56,6 +57,9 @@ func NewRebase(o RebaseOptions) *Rebase {
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport
 	}
+	// Every request under the outbound policy (a no-op when the transport
+	// already is): redirects, the redactor, the request log.
+	o.Transport = outbound.Transport(o.Transport)
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
 	}

@@ -30,6 +30,9 @@ type RunOptions struct {
 	MaxDepth int
 	// DryRun dispatches nothing: every target is reported as skipped.
 	DryRun bool
+	// Done, when set, is called once per target as its outcome is known
+	// (for progress), possibly concurrently.
+	Done func(Outcome)
 }
 
 // Run dispatches every target with the Dispatcher of its rebuild kind and
@@ -53,6 +56,10 @@ func Run(ctx context.Context, targets []Target, ds map[string]Dispatcher, opts R
 		}
 	}
 	out := make([]Outcome, len(targets))
+	done := opts.Done
+	if done == nil {
+		done = func(Outcome) {}
+	}
 	n := opts.Concurrency
 	if n <= 0 {
 		n = DefaultConcurrency
@@ -65,12 +72,14 @@ func Run(ctx context.Context, targets []Target, ds map[string]Dispatcher, opts R
 		if opts.DryRun {
 			base.Status, base.Detail = StatusSkipped, "dry run: would dispatch via "+kind
 			out[i] = base
+			done(base)
 			continue
 		}
 		d, ok := ds[kind]
 		if !ok || d == nil {
 			base.Status, base.Err = StatusFailed, exitcode.AsInvalid(fmt.Errorf("no dispatcher for rebuild kind %q", kind))
 			out[i] = base
+			done(base)
 			continue
 		}
 		wg.Add(1)
@@ -81,10 +90,12 @@ func Run(ctx context.Context, targets []Target, ds map[string]Dispatcher, opts R
 			case <-ctx.Done():
 				base.Status, base.Err = StatusFailed, fmt.Errorf("not dispatched: %w", ctx.Err())
 				out[i] = base
+				done(base)
 				return
 			}
 			defer func() { <-sem }()
 			out[i] = dispatchOne(ctx, d, t, base)
+			done(out[i])
 		}()
 	}
 	wg.Wait()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/outbound"
 	"github.com/imagecascade/cascade/internal/retry"
 )
 
@@ -71,6 +72,9 @@ func New(o Options) *Store {
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport
 	}
+	// Every request under the outbound policy (a no-op when the transport
+	// already is): redirects, the redactor, the request log.
+	o.Transport = outbound.Transport(o.Transport)
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
 	}

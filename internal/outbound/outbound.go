@@ -18,6 +18,9 @@
 //   - Every Authorization header a request carries is taught to the run's
 //     redact.Redactor (from the request's context) before it is sent, so a
 //     server that echoes a credential cannot get it printed or stored.
+//   - With a logger in the request's context (WithLogger), every request
+//     is logged at debug level, one line per attempt: method, host, path
+//     (no query), status, duration and the retry attempt (WithAttempt).
 //
 // Transport applies the policy below any authentication transport (use it
 // as the base transport, or as client-go's WrapTransport); Client adds the
@@ -26,6 +29,7 @@
 package outbound
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -188,7 +192,16 @@ type transport struct {
 	base http.RoundTripper
 }
 
+// appliedKey marks a request the policy is already applied to: a policy
+// transport below another (one wrapped around a transport that holds one)
+// passes it on as it is, so each request is checked and logged once.
+type appliedKey struct{}
+
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Context().Value(appliedKey{}) != nil {
+		return t.base.RoundTrip(req)
+	}
+	req = req.WithContext(context.WithValue(req.Context(), appliedKey{}, true))
 	r := redact.FromContext(req.Context())
 	for _, h := range []string{"Authorization", "Proxy-Authorization"} {
 		for _, v := range req.Header.Values(h) {
@@ -211,7 +224,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
-	return t.base.RoundTrip(req)
+	return logged(t.base, req)
 }
 
 func closeBody(req *http.Request) {

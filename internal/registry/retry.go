@@ -92,7 +92,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		discard(last)
 		last = nil
 		n++
-		r, err := rewind(req, n)
+		r, err := rewind(req.WithContext(ctx), n)
 		if err != nil {
 			return &finalError{err}
 		}

@@ -9,11 +9,14 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/outbound"
 )
 
 // Defaults for the zero fields of a Policy.
@@ -90,6 +93,11 @@ func (p Policy) backoff(n int) time.Duration {
 // transient (exit 4) with how many attempts were made. A server's requested
 // wait is honoured as the minimum wait; when it would overrun the budget,
 // Do stops at once.
+//
+// Each attempt's context is marked with its number (outbound.WithAttempt),
+// so the request log says which attempt a request was; before each wait,
+// the logger in ctx (outbound.WithLogger) gets one info line saying why
+// (the status or the error, the server's Retry-After) and how long.
 func Do(ctx context.Context, p Policy, op func(context.Context) error) error {
 	_, err := DoAttempts(ctx, p, op)
 	return err
@@ -100,7 +108,7 @@ func DoAttempts(ctx context.Context, p Policy, op func(context.Context) error) (
 	p = p.withDefaults()
 	deadline := p.Clock.Now().Add(p.Budget)
 	for n := 1; ; n++ {
-		err := op(ctx)
+		err := op(outbound.WithAttempt(ctx, n))
 		if err == nil {
 			return n, nil
 		}
@@ -121,8 +129,27 @@ func DoAttempts(ctx context.Context, p Policy, op func(context.Context) error) (
 			}
 			return n, exitcode.AsTransient(fmt.Errorf("giving up after %d attempts, retry budget of %s spent: %w", n, p.Budget, err))
 		}
+		logWait(ctx, n, p.Attempts, wait, asked, err)
 		if serr := p.Clock.Sleep(ctx, wait); serr != nil {
 			return n, fmt.Errorf("waiting to retry: %w (last error: %w)", serr, err)
 		}
 	}
+}
+
+// logWait says, at info level, what a retry waits for and how long.
+func logWait(ctx context.Context, n, attempts int, wait, asked time.Duration, err error) {
+	log := outbound.Logger(ctx)
+	if !log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{slog.Int("attempt", n), slog.Int("of", attempts)}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		attrs = append(attrs, slog.Int("status", he.Status))
+	}
+	if asked > 0 {
+		attrs = append(attrs, slog.Duration("retry-after", asked))
+	}
+	attrs = append(attrs, slog.Duration("wait", wait.Round(time.Millisecond)), slog.String("reason", err.Error()))
+	log.LogAttrs(ctx, slog.LevelInfo, "retrying", attrs...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/outbound"
 	"github.com/imagecascade/cascade/internal/retry"
 )
 
@@ -213,5 +215,49 @@ func TestBudgetSpentWithoutRetryAfterSaysSo(t *testing.T) {
 	})
 	if err == nil || strings.Contains(err.Error(), "asked to wait 0s") || !strings.Contains(err.Error(), "retry budget of 1s spent") {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// TestRetryLogsWhatItWaitsFor: before each wait, one info line says which
+// attempt failed, why (the status, the server's Retry-After) and how long
+// the wait is; each attempt's context carries its number for the request
+// log.
+func TestRetryLogsWhatItWaitsFor(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	ctx := outbound.WithLogger(context.Background(), log)
+	clock := retry.NewFakeClock(t0)
+	errs := []error{
+		&retry.HTTPError{Status: 429, RetryAfter: 7 * time.Second, RateLimited: true, Err: errors.New("rate limited")},
+		&retry.HTTPError{Status: 503},
+	}
+	var attempts []int
+	err := retry.Do(ctx, retry.Policy{Clock: clock, Jitter: exact}, func(ctx context.Context) error {
+		attempts = append(attempts, outbound.Attempt(ctx))
+		if len(errs) == 0 {
+			return nil
+		}
+		e := errs[0]
+		errs = errs[1:]
+		return e
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int{1, 2, 3}, attempts); diff != "" {
+		t.Errorf("attempt numbers (-want +got):\n%s", diff)
+	}
+	want := `level=INFO msg=retrying attempt=1 of=5 status=429 retry-after=7s wait=7s reason="rate limited"
+level=INFO msg=retrying attempt=2 of=5 status=503 wait=2s reason="HTTP 503 Service Unavailable"
+`
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("retry log (-want +got):\n%s", diff)
 	}
 }

@@ -146,6 +146,9 @@ type Deps struct {
 	Now func() time.Time
 	// Log receives progress: one line per stage and tier (quiet when nil).
 	Log *slog.Logger
+	// Progress, when set, is told of long stages as they go (a terminal's
+	// live status line; see progress.go).
+	Progress Progress
 	// Concurrency bounds the dispatches in flight within a tier
 	// (dispatch.DefaultConcurrency when zero).
 	Concurrency int
@@ -218,7 +221,9 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 		return nil, exitcode.AsInvalid(errors.New("max dispatches must be at least 1"))
 	}
 	log.Info("planning", "image", req.Image.Original)
+	d.progress().Begin("planning "+req.Image.Original, 0)
 	p, err := d.Planner.Plan(ctx, req.Image, engine.PlanOptions{DispatchUnknown: req.DispatchUnknown})
+	d.progress().End()
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +270,9 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 	}
 	if d.Manifests != nil && ref.Tag != "" {
 		log.Info("computing manifest changes", "image", ref.Short())
+		d.progress().Begin("computing manifest changes", 0)
 		res, err := d.Manifests.Update(ctx, ref, true)
+		d.progress().End()
 		if err != nil {
 			// A refused file set (a path outside the workspace, an
 			// explicitly selected file that cannot be edited) refuses the
@@ -588,6 +595,11 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 	queue := []tierInfo{{plan: out.Plan, base: p.ref, chain: p.chain, depth: p.req.Incoming.Depth, previous: p.previous}}
 	first := true
 	interrupted := false
+	// claimFailed: the history store refused a claim; the manifests are
+	// not pinned either (a re-run, once the store accepts writes, does
+	// the whole cascade).
+	claimFailed := false
+	tier := 0
 	for len(queue) > 0 && !interrupted {
 		t := queue[0]
 		queue = queue[1:]
@@ -628,6 +640,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 					err = exitcode.AsPartial(err)
 				}
 				errs = append(errs, fmt.Errorf("%w (nothing of this tier was dispatched)", err))
+				claimFailed = true
 				break
 			}
 			out.Dispatches = append(out.Dispatches, lost...)
@@ -644,8 +657,12 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			}
 		}
 		start := d.now()
-		log.Info("dispatching", "base", t.base.Short(), "targets", len(targets), "claimed-by-others", len(lost))
-		outcomes, err := dispatch.Run(ctx, targets, dmap, dispatch.RunOptions{Concurrency: d.Concurrency})
+		tier++
+		log.Info("dispatching", "tier", tier, "base", t.base.Short(), "targets", len(targets), "claimed-by-others", len(lost))
+		pg := d.progress()
+		pg.Begin(fmt.Sprintf("dispatching tier %d", tier), len(targets))
+		outcomes, err := dispatch.Run(ctx, targets, dmap, dispatch.RunOptions{Concurrency: d.Concurrency, Done: func(dispatch.Outcome) { pg.Step() }})
+		pg.End()
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
@@ -657,7 +674,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 				touched = true
 			}
 		}
-		log.Info("dispatched", "base", t.base.Short(), "ok", ok, "failed", len(outcomes)-ok, "elapsed", d.now().Sub(start).Round(time.Millisecond))
+		log.Info("dispatched", "tier", tier, "base", t.base.Short(), "ok", ok, "failed", len(outcomes)-ok, "elapsed", d.now().Sub(start).Round(time.Millisecond))
 		// Every outcome is recorded, failures too: the record settles this
 		// run's claims (the next claimant retries what failed), and the
 		// keys a concurrent run won are recorded as such. A record of
@@ -698,9 +715,11 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			queue = append(queue, tierInfo{plan: sub, base: next, chain: append(slices.Clone(t.chain), o.Name), depth: t.depth + 1, previous: prev})
 		}
 	}
-	if !interrupted && ctx.Err() == nil && p.manifests != nil && len(p.manifests.Changed()) > 0 {
+	if !interrupted && !claimFailed && ctx.Err() == nil && p.manifests != nil && len(p.manifests.Changed()) > 0 {
 		log.Info("pinning manifests", "image", p.ref.Short())
+		d.progress().Begin("pinning manifests", 0)
 		res, err := d.Manifests.Update(ctx, p.ref, false)
+		d.progress().End()
 		if res != nil {
 			p.setManifests(res)
 			if len(res.Changed()) > 0 {
@@ -710,7 +729,9 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 		if err != nil {
 			errs = append(errs, err)
 		} else if res.Err() == nil {
+			d.progress().Begin("writing the manifests back", 0)
 			wb, err := d.Manifests.WriteBack(ctx, p.ref, res)
+			d.progress().End()
 			out.Manifests.WriteBack = wb
 			if err != nil {
 				errs = append(errs, err)
