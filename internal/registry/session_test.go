@@ -21,9 +21,16 @@ import (
 // token requests it serves at once, and answers each after a pause.
 type tokenGate struct {
 	pause time.Duration
+	// reach, when set, holds every token request after the first until
+	// that many are in flight at once (or a few seconds pass), so that a
+	// client that does run them in parallel shows it however loaded the
+	// machine is: a bound that is never reached would say nothing.
+	reach int
 
 	mu       sync.Mutex
 	now, max int
+	seen     int
+	reached  chan struct{}
 	pings    atomic.Int32
 }
 
@@ -33,8 +40,27 @@ func (g *tokenGate) wrap(next http.Handler) http.Handler {
 		case r.URL.Path == "/token":
 			g.mu.Lock()
 			g.now++
+			g.seen++
 			g.max = max(g.max, g.now)
+			if g.reached == nil {
+				g.reached = make(chan struct{})
+			}
+			hold := g.reach > 0 && g.seen > 1
+			if hold && g.now >= g.reach {
+				select {
+				case <-g.reached:
+				default:
+					close(g.reached)
+				}
+			}
+			reached := g.reached
 			g.mu.Unlock()
+			if hold {
+				select {
+				case <-reached:
+				case <-time.After(5 * time.Second):
+				}
+			}
 			time.Sleep(g.pause)
 			g.mu.Lock()
 			g.now--
@@ -68,7 +94,7 @@ func manyRefs(t *testing.T, host string, n int) []imageref.Ref {
 // token after another.
 func TestPrepareOnePingTokensInParallel(t *testing.T) {
 	t.Parallel()
-	g := &tokenGate{pause: 30 * time.Millisecond}
+	g := &tokenGate{pause: 30 * time.Millisecond, reach: 3}
 	host := newRegistry(t, g.wrap)
 	c := newCounter()
 	cl := newClient(t, c, registry.WithConcurrency(3))
