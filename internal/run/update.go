@@ -1,0 +1,40 @@
+package run
+
+import (
+	"context"
+
+	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/manifests"
+	"github.com/imagecascade/cascade/internal/report"
+)
+
+// Update is `cascade update`: it pins ref's digest in m and writes the
+// changed files back, in this order — the write guard (when m is Guarded
+// and this is not a dry run: the workspace lock, and the refusal of a file
+// that holds a person's uncommitted edit, the changes computed first
+// without writing), the
+// pin, then the write-back, only when every file was pinned. The result
+// is returned whenever the update ran, for the report; the error is the
+// first failure (a file that could not be pinned is res.Err()).
+func Update(ctx context.Context, m Manifests, ref imageref.Ref, dryRun bool) (*manifests.Result, *report.WriteBack, error) {
+	if g, ok := m.(Guarded); ok && !dryRun {
+		planned, err := m.Update(ctx, ref, true)
+		if err != nil {
+			return planned, nil, err
+		}
+		release, err := g.Guard(ctx, planned)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer release()
+	}
+	res, err := m.Update(ctx, ref, dryRun)
+	if err != nil || res.Err() != nil || dryRun {
+		if err == nil && res != nil {
+			err = res.Err()
+		}
+		return res, nil, err
+	}
+	wb, err := m.WriteBack(ctx, ref, res)
+	return res, wb, err
+}
