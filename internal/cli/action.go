@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -21,23 +19,29 @@ inputs from the INPUT_* variables the runner sets (image, digest, config,
 workspace, command, dry-run, write, push, token, github-api-url,
 max-dispatches, dispatch-unknown); with the image input empty it reads the
 image, digest and cascade context of the repository_dispatch (client_payload)
-or workflow_dispatch (inputs) that started the job. The token is masked and
-reaches the command through CASCADE_GITHUB_TOKEN, never the command line.
+or workflow_dispatch (inputs) that started the job. The event is read once.
 
-It runs cascade run, plan or update with -o json, and writes the step outputs
-plan, stale, dispatched, updated-files and pull-request, a log group per
-stage, a notice with file and line for each manifest change, and a step
-summary with a Mermaid graph of the cascade. The exit code is the command's.
+It does what cascade run, plan or update does — the same clients, the same
+two phases, the same exit codes — in this process: the token (the token
+input, else CASCADE_GITHUB_TOKEN, else GITHUB_TOKEN) is masked first and
+handed to the clients as a value, never through the environment or a
+command line. From the run's report it writes the step outputs plan, stale,
+dispatched, updated-files and pull-request, a log group per stage (the
+run's progress inside, at --log-level), a notice with file and line for each
+manifest change, an error for each rebuild not started, and a step summary
+with a Mermaid graph of the cascade.
 
 The Tekton Task (tekton/task/cascade.yaml) runs it too, with the same INPUT_*
 variables set from its params and --tekton-results: then the log is plain
 text and the results STALE, DISPATCHED and UPDATED_FILES are written instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			runner := func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-				return Run(ctx, args, Streams{Out: stdout, Err: stderr})
-			}
-			code := action.Run(cmd.Context(), action.Options{Runner: runner, Stdout: g.streams.Out, TektonResults: tektonResults})
+			// The action is a host of its own: it reads its inputs and
+			// event, builds the clients (internal/wire) and calls
+			// internal/run itself. cli only hands it the process's streams
+			// and the global flags.
+			code := action.Run(cmd.Context(), action.Options{Stdout: g.streams.Out, TektonResults: tektonResults,
+				LogLevel: g.level(), RegistryRetryBudget: g.registryRetryBudget, UserAgent: "cascade/" + Version})
 			if code == exitcode.OK {
 				return nil
 			}
