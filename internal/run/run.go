@@ -588,6 +588,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 	queue := []tierInfo{{plan: out.Plan, base: p.ref, chain: p.chain, depth: p.req.Incoming.Depth, previous: p.previous}}
 	first := true
 	interrupted := false
+	unsent := false // the first claim failed: nothing is sent or written
 	for len(queue) > 0 && !interrupted {
 		t := queue[0]
 		queue = queue[1:]
@@ -624,10 +625,16 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			won, lt, lo, err := p.claim(ctx, d, targets)
 			lostTargets, lost = lt, lo
 			if err != nil {
+				note := ""
 				if touched {
 					err = exitcode.AsPartial(err)
+				} else {
+					// Nothing was sent: the manifests stay unpinned too, so
+					// the run touched nothing and a re-run does it all.
+					unsent = true
+					note = "; the manifests were not pinned either: a re-run does it all"
 				}
-				errs = append(errs, fmt.Errorf("%w (nothing of this tier was dispatched)", err))
+				errs = append(errs, fmt.Errorf("%w (nothing of this tier was dispatched%s)", err, note))
 				break
 			}
 			out.Dispatches = append(out.Dispatches, lost...)
@@ -698,7 +705,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			queue = append(queue, tierInfo{plan: sub, base: next, chain: append(slices.Clone(t.chain), o.Name), depth: t.depth + 1, previous: prev})
 		}
 	}
-	if !interrupted && ctx.Err() == nil && p.manifests != nil && len(p.manifests.Changed()) > 0 {
+	if !interrupted && !unsent && ctx.Err() == nil && p.manifests != nil && len(p.manifests.Changed()) > 0 {
 		log.Info("pinning manifests", "image", p.ref.Short())
 		res, err := d.Manifests.Update(ctx, p.ref, false)
 		if res != nil {
