@@ -74,8 +74,8 @@ func (w Write) ownerRepo() (string, string, error) {
 }
 
 // lock returns the write guard of run.WorkspaceManifests (see prepareWrite).
-func (w Write) lock(workspace string) func(context.Context, *manifests.Result) (func(), error) {
-	return func(ctx context.Context, planned *manifests.Result) (func(), error) {
+func (w Write) lock(workspace string) func(context.Context, func(context.Context) (*manifests.Result, error)) (func(), error) {
+	return func(ctx context.Context, planned func(context.Context) (*manifests.Result, error)) (func(), error) {
 		return prepareWrite(ctx, w, workspace, planned)
 	}
 }
@@ -94,9 +94,10 @@ func (o Options) writeBack(workspace string) func(context.Context, imageref.Ref,
 // so that concurrent runs take turns and each pins on the other's result;
 // the returned release ends the lock and must be called on every path.
 // With --write commit it then refuses (exit 2, nothing written) when a file
-// planned would change has uncommitted changes — cascade's commit would
-// otherwise carry the person's edit.
-func prepareWrite(ctx context.Context, w Write, workspace string, planned *manifests.Result) (release func(), err error) {
+// the update would change has uncommitted changes — cascade's commit would
+// otherwise carry the person's edit. planned computes the update without
+// writing; it runs only when the workspace has uncommitted changes.
+func prepareWrite(ctx context.Context, w Write, workspace string, planned func(context.Context) (*manifests.Result, error)) (release func(), err error) {
 	lock, err := wslock.Acquire(ctx, workspace, 0)
 	if err != nil {
 		return func() {}, err
@@ -112,7 +113,11 @@ func prepareWrite(ctx context.Context, w Write, workspace string, planned *manif
 		return release, nil
 	}
 	dirty, err := writeback.Uncommitted(ctx, workspace, nil)
-	if err != nil || len(dirty) == 0 || planned == nil {
+	if err != nil || len(dirty) == 0 {
+		return release, err
+	}
+	res, err := planned(ctx)
+	if err != nil {
 		return release, err
 	}
 	isDirty := map[string]bool{}
@@ -120,7 +125,7 @@ func prepareWrite(ctx context.Context, w Write, workspace string, planned *manif
 		isDirty[p] = true
 	}
 	var both []string
-	for _, p := range planned.Changed() {
+	for _, p := range res.Changed() {
 		if isDirty[p] {
 			both = append(both, p)
 		}
