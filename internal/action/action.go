@@ -100,6 +100,12 @@ type Options struct {
 	RegistryRetryBudget time.Duration
 	// UserAgent is sent to registries.
 	UserAgent string
+	// ClaimSettle is how long a run waits for concurrent runs' claims
+	// (history's default when zero).
+	ClaimSettle time.Duration
+	// Kubeconfig is the kubeconfig for Tekton rebuilds (empty: KUBECONFIG,
+	// else in-cluster).
+	Kubeconfig string
 }
 
 // maxSummary is GitHub's limit on one step's summary (1 MiB).
@@ -287,6 +293,7 @@ func (s *session) options(in Inputs, token string, log io.Writer) wire.Options {
 		GitHubToken: token, GitHubAPIURL: api,
 		Write:               wire.Write{Mode: in.writeMode(), Push: in.Push, Repository: s.o.Getenv("GITHUB_REPOSITORY")},
 		RegistryRetryBudget: s.o.RegistryRetryBudget, UserAgent: s.o.UserAgent,
+		ClaimSettle: s.o.ClaimSettle, Kubeconfig: s.o.Kubeconfig,
 		Redactor: s.rd, Getenv: s.o.Getenv,
 		Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: s.o.LogLevel})),
 	}

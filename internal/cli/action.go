@@ -2,15 +2,18 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/imagecascade/cascade/internal/action"
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/history"
 )
 
 func newActionCmd(g *globals) *cobra.Command {
-	var tektonResults string
+	var tektonResults, kubeconfig string
+	var claimSettle time.Duration
 	cmd := &cobra.Command{
 		Use:   "action",
 		Short: "Run as the GitHub Action: inputs from INPUT_* and the triggering event, outputs and a step summary",
@@ -31,23 +34,32 @@ run's progress inside, at --log-level), a notice with file and line for each
 manifest change, an error for each rebuild not started, and a step summary
 with a Mermaid graph of the cascade.
 
+The global flags, --claim-settle and --kubeconfig (or their CASCADE_
+variables) work as for cascade run; the run's progress goes to the job log.
+
 The Tekton Task (tekton/task/cascade.yaml) runs it too, with the same INPUT_*
 variables set from its params and --tekton-results: then the log is plain
 text and the results STALE, DISPATCHED and UPDATED_FILES are written instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if claimSettle <= 0 {
+				return exitcode.AsInvalid(fmt.Errorf("--claim-settle %s: must be positive", claimSettle))
+			}
 			// The action is a host of its own: it reads its inputs and
 			// event, builds the clients (internal/wire) and calls
 			// internal/run itself. cli only hands it the process's streams
 			// and the global flags.
 			code := action.Run(cmd.Context(), action.Options{Stdout: g.streams.Out, TektonResults: tektonResults,
-				LogLevel: g.level(), RegistryRetryBudget: g.registryRetryBudget, UserAgent: "cascade/" + Version})
+				LogLevel: g.level(), RegistryRetryBudget: g.registryRetryBudget, UserAgent: "cascade/" + Version,
+				ClaimSettle: claimSettle, Kubeconfig: kubeconfig})
 			if code == exitcode.OK {
 				return nil
 			}
 			return &exitcode.Error{Code: code, Err: fmt.Errorf("action: exit %d (see above)", code)}
 		},
 	}
+	cmd.Flags().DurationVar(&claimSettle, "claim-settle", history.DefaultClaimSettle, "how long a run waits, after claiming its rebuilds in the registry, for concurrent runs' claims to show")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for Tekton rebuilds (default: $KUBECONFIG, else in-cluster)")
 	cmd.Flags().StringVar(&tektonResults, "tekton-results", "", "run as the Tekton Task: write the results STALE, DISPATCHED and UPDATED_FILES into this folder (/tekton/results), no workflow commands")
 	return cmd
 }
