@@ -194,7 +194,7 @@ registries:
 	for _, want := range []string{
 		"rebuilding app-a on " + strings.TrimSuffix(base, ":latest") + "@" + baseDigest,
 		"stale dependents: 0",
-		`--cascade-context={"chain":["httpd-base"],"depth":1,`, // the chain travels on
+		`cascade:   {"chain":["httpd-base"],"depth":1,`, // the chain travels on
 		`updated files: ["deploy/app.yaml"]`,
 		"pull request: " + gh.URL,
 	} {

@@ -1,70 +1,119 @@
-// Package action is cascade's GitHub Action front door: `cascade action`,
-// run by the composite action.yml. It reads the inputs (INPUT_* variables)
-// and, when the image input is empty, the triggering repository_dispatch or
-// workflow_dispatch event; masks the token and hands it to the cascade
-// command through the environment, never argv; runs the command with -o json
-// through an injected Runner; and turns its JSON report into step outputs
-// (multi-line delimiter protocol), a log group per stage, file/line
-// annotations for manifest changes and a step summary with a Mermaid graph.
+// Package action is cascade's GitHub Action and Tekton Task front door:
+// `cascade action`, run by the composite action.yml and by
+// tekton/task/cascade.yaml. It reads the inputs (INPUT_* variables) and,
+// when the image input is empty, the triggering repository_dispatch or
+// workflow_dispatch event (parsed once, here); turns them into the options
+// the real clients are built from (internal/wire) and a run.Request; calls
+// internal/run itself — Run, Prepare for plan, Update — with the token a
+// value in those options, never in the process environment or on a command
+// line; and writes what the report values say through its host.
 //
-// Everything the command prints, and every value echoed to the log, is
-// wrapped in ::stop-commands:: so that a tag or payload containing
-// "::set-output" or "::add-mask::" stays text. The exit code is the
-// command's. Nothing here panics or exits: go-githubactions' SetOutput and
-// AddStepSummary are only called with their files set, behind a recover.
+// The two hosts sit behind one small interface (host): the GitHub Action
+// (masking, log groups, file/line annotations, step outputs with the
+// multi-line delimiter protocol, a step summary with a Mermaid graph) and
+// the Tekton Task (a plain log and the results STALE, DISPATCHED and
+// UPDATED_FILES).
+//
+// Everything relayed to a GitHub log — the run's progress, the report, every
+// value echoed — is wrapped in ::stop-commands::, so that a tag or payload
+// containing "::set-output" or "::add-mask::" stays text. Nothing here
+// panics or exits: go-githubactions' SetOutput and AddStepSummary are only
+// called with their files set, behind a recover.
 package action
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/report"
+	"github.com/imagecascade/cascade/internal/run"
+	"github.com/imagecascade/cascade/internal/wire"
 )
 
-// Runner runs one cascade command line (cli.Run in the binary) with the
-// given standard streams and returns its exit code.
-type Runner func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+// Builders build the collaborators of each command from the options the
+// inputs make. The zero value builds the real ones (internal/wire); tests
+// put fakes of run.Deps in their place.
+type Builders struct {
+	// Run builds the Deps of `run` (default wire.RunDeps).
+	Run func(wire.Options) (*run.Deps, error)
+	// Plan builds the Deps of `plan` (default wire.PlanDeps).
+	Plan func(wire.Options) (*run.Deps, error)
+	// Update builds the manifests of `update` and completes ref's digest
+	// when it has none (default: wire.UpdateManifests, then
+	// wire.ResolveDigest).
+	Update func(ctx context.Context, o wire.Options, ref imageref.Ref) (run.Manifests, imageref.Ref, error)
+}
+
+func (b *Builders) defaults() {
+	if b.Run == nil {
+		b.Run = wire.RunDeps
+	}
+	if b.Plan == nil {
+		b.Plan = wire.PlanDeps
+	}
+	if b.Update == nil {
+		b.Update = func(ctx context.Context, o wire.Options, ref imageref.Ref) (run.Manifests, imageref.Ref, error) {
+			m, cfg, err := wire.UpdateManifests(o, nil)
+			if err != nil {
+				return nil, ref, err
+			}
+			ref, err = wire.ResolveDigest(ctx, o, cfg, ref)
+			return m, ref, err
+		}
+	}
+}
 
 // Options are what Run needs from the process.
 type Options struct {
-	// Runner runs the cascade command. Required.
-	Runner Runner
-	// Stdout is the job log: workflow commands, and the command's own
-	// stderr (in order, inside ::stop-commands::). Default: os.Stdout.
+	// Stdout is the job log: workflow commands, and the run's own
+	// progress and report (inside ::stop-commands::). Default: os.Stdout.
 	Stdout io.Writer
-	// Getenv reads the environment (default os.Getenv).
+	// Getenv reads the environment (default os.Getenv): the INPUT_*
+	// variables, the runner's files and event, GITHUB_REPOSITORY,
+	// GITHUB_API_URL, and the token when the token input is empty
+	// (CASCADE_GITHUB_TOKEN, then GITHUB_TOKEN, as the CLI reads it).
 	Getenv func(string) string
-	// Setenv hands the token to the command (default os.Setenv).
-	Setenv func(key, value string) error
 	// TektonResults, when set, is the Tekton Task's results folder
 	// (/tekton/results): Run writes the results STALE, DISPATCHED and
 	// UPDATED_FILES there and prints a plain log, with no workflow
 	// commands, outputs or step summary.
 	TektonResults string
+	// Build builds the collaborators (zero: the real clients).
+	Build Builders
+	// LogLevel is the level of the run's progress in the log (the zero
+	// value is slog.LevelInfo).
+	LogLevel slog.Level
+	// RegistryRetryBudget bounds the retries of one registry request
+	// (zero: the registry package's default).
+	RegistryRetryBudget time.Duration
+	// UserAgent is sent to registries.
+	UserAgent string
+	// ClaimSettle is how long a run waits for concurrent runs' claims
+	// (history's default when zero).
+	ClaimSettle time.Duration
+	// Kubeconfig is the kubeconfig for Tekton rebuilds (empty: KUBECONFIG,
+	// else in-cluster).
+	Kubeconfig string
 }
-
-// TokenEnv is the variable through which the token input reaches the
-// cascade command.
-const TokenEnv = "CASCADE_GITHUB_TOKEN"
 
 // maxSummary is GitHub's limit on one step's summary (1 MiB).
 const maxSummary = 1 << 20
 
-// Run runs the action and returns the process exit code: the cascade
-// command's, or 2 when the inputs are invalid, or 1 when the action itself
-// failed after the command succeeded (an output could not be written).
+// Run runs the action and returns the process exit code: the run's (see
+// docs/contract.md), or 2 when the inputs are invalid, or 1 when the action
+// itself failed after the run succeeded (an output could not be written).
 func Run(ctx context.Context, o Options) int {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
@@ -72,52 +121,102 @@ func Run(ctx context.Context, o Options) int {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
-	if o.Setenv == nil {
-		o.Setenv = os.Setenv
-	}
+	o.Build.defaults()
 	// The job log is redacted line by line (not quoted: the action's
 	// own workflow commands are its output; what it relays is inert).
 	rd := redact.FromContext(ctx)
+	if rd == nil {
+		rd = redact.New()
+		ctx = redact.NewContext(ctx, rd)
+	}
 	rw := redact.NewWriter(o.Stdout, rd, nil)
 	defer func() { _ = rw.Flush() }()
 	log := &safeWriter{w: rw}
 	a := githubactions.New(githubactions.WithWriter(log), githubactions.WithGetenv(o.Getenv))
-	s := &session{a: a, log: log, o: o, plain: o.TektonResults != "", rd: rd, raw: rw.Unredacted()}
-	if o.Runner == nil {
-		s.errorf("cascade action: no runner")
-		return exitcode.Internal
+	var h host
+	if o.TektonResults != "" {
+		h = &tektonHost{log: log, dir: o.TektonResults, rd: rd}
+	} else {
+		h = &githubHost{a: a, log: log, raw: rw.Unredacted(), getenv: o.Getenv, rd: rd, stop: randomToken()}
 	}
+	s := &session{a: a, h: h, log: log, o: o, rd: rd}
 	return s.run(ctx)
 }
 
 type session struct {
 	a   *githubactions.Action
+	h   host
 	log *safeWriter
 	o   Options
-	// stop is this run's ::stop-commands:: token.
-	stop string
-	// plain is true outside GitHub Actions (a Tekton Task): no workflow
-	// commands.
-	plain bool
-	// rd is the run's redactor (nil: none). The report comes from the
-	// command's redacted output already; outputs, annotations, the
-	// summary and Tekton results pass through rd again, as they leave the
-	// job.
+	// rd is the run's redactor: the log is redacted as it is written;
+	// outputs, annotations, the summary and Tekton results pass through
+	// it as they leave the job.
 	rd *redact.Redactor
-	// raw writes to the log past the redaction (for ::add-mask:: only).
-	raw io.Writer
 }
 
 func (s *session) run(ctx context.Context) int {
-	// The token is masked before anything else is printed.
+	// The token is masked, and known to the redactor, before anything
+	// else is printed.
 	token := s.a.GetInput("token")
-	if token != "" && !s.plain {
-		// The one line that must carry the raw token: past the redaction.
-		githubactions.New(githubactions.WithWriter(&safeWriter{w: s.raw}), githubactions.WithGetenv(s.o.Getenv)).AddMask(token)
+	if token == "" {
+		token = s.o.Getenv("CASCADE_GITHUB_TOKEN")
 	}
-	s.stop = randomToken()
+	if token == "" {
+		token = s.o.Getenv("GITHUB_TOKEN")
+	}
+	s.h.mask(token)
+	s.rd.Add(token)
 
-	s.group("cascade: inputs")
+	s.h.group("cascade: inputs")
+	in, req, err := s.inputs()
+	s.h.inert(func(w io.Writer) {
+		fmt.Fprintf(w, "command:   %s\n", in.Command)
+		fmt.Fprintf(w, "image:     %s (from %s)\n", in.Image, in.ImageFrom)
+		if in.CascadeContext != "" {
+			fmt.Fprintf(w, "cascade:   %s\n", in.CascadeContext)
+		}
+	})
+	s.h.endGroup()
+	if err != nil {
+		s.h.errorf("cascade: %v", err)
+		return exitcode.Invalid
+	}
+	for _, name := range in.ignored() {
+		s.h.warningf("input %s is ignored by command %s", name, in.Command)
+	}
+
+	s.h.group("cascade " + in.Command)
+	var r *report.Run
+	s.h.inert(func(w io.Writer) {
+		r, err = s.command(ctx, in, req, token, w)
+	})
+	s.h.endGroup()
+	code := exitcode.Of(err)
+	if err != nil {
+		s.h.errorf("cascade: %v", err)
+	}
+	if r != nil {
+		s.h.group("cascade: report")
+		s.h.inert(func(w io.Writer) {
+			if err := textReport(w, r); err != nil {
+				fmt.Fprintf(w, "rendering the report: %v\n", err)
+			}
+		})
+		s.h.endGroup()
+		s.h.annotate(r, in.Workspace)
+	}
+	if err := s.h.results(r, in.Command); err != nil {
+		s.h.errorf("cascade: %v", err)
+		if code == exitcode.OK {
+			code = exitcode.Internal
+		}
+	}
+	return code
+}
+
+// inputs reads the inputs and the event (once) into the run.Request they
+// make. Every error is invalid input.
+func (s *session) inputs() (Inputs, run.Request, error) {
 	in, err := readInputs(s.a)
 	if err == nil {
 		var gh *githubactions.GitHubContext
@@ -128,156 +227,76 @@ func (s *session) run(ctx context.Context) int {
 			err = fmt.Errorf("reading the GitHub context and event: %w", err)
 		}
 	}
-	args, ignored := in.args()
-	s.inert(func(w io.Writer) {
-		fmt.Fprintf(w, "command:   %s\n", in.Command)
-		fmt.Fprintf(w, "image:     %s (from %s)\n", in.Image, in.ImageFrom)
-		if in.CascadeContext != "" {
-			fmt.Fprintf(w, "cascade:   %s\n", in.CascadeContext)
-		}
-		fmt.Fprintf(w, "run:       cascade %s\n", strings.Join(args, " "))
-	})
-	s.endGroup()
 	if err != nil {
-		s.errorf("cascade: invalid input: %v", err)
-		return exitcode.Invalid
-	}
-	for _, name := range ignored {
-		s.warningf("input %s is ignored by command %s", name, in.Command)
+		return in, run.Request{}, fmt.Errorf("invalid input: %w", err)
 	}
 	if in.Image == "" {
-		s.errorf("cascade: the image input is empty and the %s event carries no image (client_payload.image or inputs.image)", s.o.Getenv("GITHUB_EVENT_NAME"))
-		return exitcode.Invalid
+		return in, run.Request{}, fmt.Errorf("the image input is empty and the %s event carries no image (client_payload.image or inputs.image)", s.o.Getenv("GITHUB_EVENT_NAME"))
 	}
-	if token != "" {
-		if err := s.o.Setenv(TokenEnv, token); err != nil {
-			s.errorf("cascade: passing the token: %v", err)
-			return exitcode.Internal
-		}
-	}
-
-	s.group("cascade " + in.Command)
-	var stdout bytes.Buffer
-	stderr := &tailBuffer{max: 4096}
-	var code int
-	s.inert(func(io.Writer) {
-		code = s.o.Runner(ctx, args, &stdout, io.MultiWriter(s.log, stderr))
-	})
-	s.endGroup()
-
-	r, perr := parseResult(in.Command, stdout.Bytes())
-	if perr != nil {
-		s.errorf("cascade: %v", perr)
-		if code == exitcode.OK {
-			code = exitcode.Internal
-		}
-	}
-	if code != exitcode.OK {
-		if msg := lastError(stderr.String()); msg != "" {
-			s.errorf("%s", msg)
-		}
-	}
-	if r != nil {
-		s.group("cascade: report")
-		s.inert(func(w io.Writer) {
-			if err := textReport(w, r); err != nil {
-				fmt.Fprintf(w, "rendering the report: %v\n", err)
-			}
-		})
-		s.endGroup()
-		if !s.plain {
-			s.annotate(r, in.Workspace)
-		}
-	}
-	if s.plain {
-		if err := writeTektonResults(s.o.TektonResults, r, s.rd); err != nil {
-			s.errorf("cascade: %v", err)
-			if code == exitcode.OK {
-				code = exitcode.Internal
-			}
-		}
-		return code
-	}
-
-	if err := s.writeOutputs(r); err != nil {
-		s.errorf("cascade: %v", err)
-		if code == exitcode.OK {
-			code = exitcode.Internal
-		}
-	}
-	if err := s.writeSummary(r, in); err != nil {
-		s.warningf("cascade: writing the step summary: %v", err)
-	}
-	return code
-}
-
-// inert runs f with ::stop-commands:: in force, so whatever f or the
-// command prints is never read as a workflow command.
-func (s *session) inert(f func(w io.Writer)) {
-	if s.plain {
-		f(s.log)
-		return
-	}
-	s.a.IssueCommand(&githubactions.Command{Name: "stop-commands", Message: s.stop})
-	f(s.log)
-	// A command's output may end without a newline; the resume token must
-	// start a line.
-	fmt.Fprintf(s.log, "\n::%s::\n", s.stop)
-}
-
-func (s *session) errorf(format string, args ...any) {
-	msg := s.rd.String(fmt.Sprintf(format, args...))
-	if s.plain {
-		fmt.Fprintf(s.log, "error: %s\n", redact.Quote(msg))
-		return
-	}
-	s.a.Errorf("%s", msg)
-}
-
-func (s *session) warningf(format string, args ...any) {
-	msg := s.rd.String(fmt.Sprintf(format, args...))
-	if s.plain {
-		fmt.Fprintf(s.log, "warning: %s\n", redact.Quote(msg))
-		return
-	}
-	s.a.Warningf("%s", msg)
-}
-
-func (s *session) group(title string) {
-	if s.plain {
-		fmt.Fprintf(s.log, "=== %s\n", title)
-		return
-	}
-	s.a.Group(title)
-}
-
-func (s *session) endGroup() {
-	if !s.plain {
-		s.a.EndGroup()
-	}
-}
-
-// writeOutputs sets the step outputs when GITHUB_OUTPUT is set.
-func (s *session) writeOutputs(r *report.Run) error {
-	outs, err := outputs(r)
+	req, err := in.request()
 	if err != nil {
-		return err
+		return in, req, fmt.Errorf("invalid input: %w", err)
 	}
-	if s.o.Getenv("GITHUB_OUTPUT") == "" {
-		s.warningf("GITHUB_OUTPUT is not set: no step outputs written")
-		return nil
-	}
-	var errs []error
-	for _, kv := range outs {
-		if strings.Contains(kv[1], "\n") {
-			errs = append(errs, fmt.Errorf("output %s: a multi-line value is not expected", kv[0]))
-			continue
+	return in, req, nil
+}
+
+// command runs what in.Command asks through internal/run, with the run's
+// progress on log, and returns the report (nil when nothing was planned)
+// and the run's error.
+func (s *session) command(ctx context.Context, in Inputs, req run.Request, token string, log io.Writer) (*report.Run, error) {
+	o := s.options(in, token, log)
+	switch in.Command {
+	case CommandPlan:
+		d, err := s.o.Build.Plan(o)
+		if err != nil {
+			return nil, err
 		}
-		if err := recovered(func() { s.a.SetOutput(kv[0], s.rd.String(kv[1])) }); err != nil {
-			errs = append(errs, fmt.Errorf("setting output %s: %w", kv[0], err))
+		req.DryRun = true
+		p, err := run.Prepare(ctx, d, req)
+		if err != nil {
+			return nil, err
 		}
+		p.Release()
+		return &report.Run{SchemaVersion: 1, DryRun: true, Plan: p.Report().Plan}, p.Refused
+	case CommandUpdate:
+		m, ref, err := s.o.Build.Update(ctx, o, req.Image)
+		if err != nil {
+			return nil, err
+		}
+		res, wb, err := run.Update(ctx, m, ref, req.DryRun)
+		if res == nil {
+			return nil, err
+		}
+		u := report.NewUpdateJSON(ref.Short()+"@"+string(ref.Digest), res, req.DryRun, wb)
+		return &report.Run{SchemaVersion: 1, DryRun: req.DryRun, Manifests: &u}, err
+	default:
+		d, err := s.o.Build.Run(o)
+		if err != nil {
+			return nil, err
+		}
+		return run.Run(ctx, d, req)
 	}
-	return errors.Join(errs...)
+}
+
+// options are the wire options the inputs make.
+func (s *session) options(in Inputs, token string, log io.Writer) wire.Options {
+	api := in.GitHubAPIURL
+	if api == "" {
+		api = s.o.Getenv("GITHUB_API_URL")
+	}
+	ws := in.Workspace
+	if ws == "" {
+		ws = "."
+	}
+	return wire.Options{
+		Workspace: ws, ConfigPath: in.Config, DryRun: in.DryRun,
+		GitHubToken: token, GitHubAPIURL: api,
+		Write:               wire.Write{Mode: in.writeMode(), Push: in.Push, Repository: s.o.Getenv("GITHUB_REPOSITORY")},
+		RegistryRetryBudget: s.o.RegistryRetryBudget, UserAgent: s.o.UserAgent,
+		ClaimSettle: s.o.ClaimSettle, Kubeconfig: s.o.Kubeconfig,
+		Redactor: s.rd, Getenv: s.o.Getenv,
+		Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: s.o.LogLevel})),
+	}
 }
 
 // recovered runs f, turning a panic (go-githubactions panics when it cannot
@@ -302,17 +321,6 @@ func randomToken() string {
 	return "cascade-" + hex.EncodeToString(b)
 }
 
-// lastError is the command's last "cascade: ..." line on stderr: its error.
-func lastError(stderr string) string {
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if strings.HasPrefix(lines[i], "cascade: ") {
-			return strings.TrimSpace(lines[i])
-		}
-	}
-	return ""
-}
-
 // safeWriter never fails: go-githubactions panics when the log cannot be
 // written, and a lost log line must not crash the step.
 type safeWriter struct {
@@ -328,27 +336,4 @@ func (s *safeWriter) Write(p []byte) (int, error) {
 		_, s.err = s.w.Write(p)
 	}
 	return len(p), nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }

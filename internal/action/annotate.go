@@ -24,7 +24,7 @@ const maxAnnotations = 50
 // warning for each file that could not be updated and an error for each
 // failed dispatch. go-githubactions escapes every property and message, so
 // values stay data.
-func (s *session) annotate(r *report.Run, workspace string) {
+func (g *githubHost) annotate(r *report.Run, workspace string) {
 	n := 0
 	emit := func(kind string, props githubactions.CommandProperties, msg string) {
 		if n >= maxAnnotations {
@@ -32,9 +32,9 @@ func (s *session) annotate(r *report.Run, workspace string) {
 		}
 		n++
 		for k, v := range props {
-			props[k] = s.rd.String(v)
+			props[k] = g.rd.String(v)
 		}
-		s.a.IssueCommand(&githubactions.Command{Name: kind, Properties: props, Message: s.rd.String(msg)})
+		g.a.IssueCommand(&githubactions.Command{Name: kind, Properties: props, Message: g.rd.String(msg)})
 	}
 	if m := r.Manifests; m != nil {
 		verb := "pinned"
@@ -42,7 +42,7 @@ func (s *session) annotate(r *report.Run, workspace string) {
 			verb = "would pin"
 		}
 		for _, f := range m.Files {
-			file := s.repoPath(workspace, f.Path)
+			file := g.repoPath(workspace, f.Path)
 			for _, o := range f.Objects {
 				obj := o.Kind
 				if o.Name != "" {
@@ -82,12 +82,12 @@ func outcomeText(o dispatch.Outcome) string {
 // repoPath names file (relative to the cascade workspace) the way
 // annotations want it: relative to the repository root, GITHUB_WORKSPACE,
 // when the workspace is inside it.
-func (s *session) repoPath(workspace, file string) string {
+func (g *githubHost) repoPath(workspace, file string) string {
 	if workspace == "" {
 		workspace = "."
 	}
 	joined := filepath.Join(workspace, filepath.FromSlash(file))
-	root := s.o.Getenv("GITHUB_WORKSPACE")
+	root := g.getenv("GITHUB_WORKSPACE")
 	if root == "" {
 		return filepath.ToSlash(joined)
 	}
@@ -115,14 +115,14 @@ func textReport(w io.Writer, r *report.Run) error {
 }
 
 // writeSummary appends the step summary when GITHUB_STEP_SUMMARY is set.
-func (s *session) writeSummary(r *report.Run, in Inputs) error {
-	if s.o.Getenv("GITHUB_STEP_SUMMARY") == "" {
+func (g *githubHost) writeSummary(r *report.Run, command string) error {
+	if g.getenv("GITHUB_STEP_SUMMARY") == "" {
 		return nil
 	}
 	var b bytes.Buffer
 	if r == nil {
-		fmt.Fprintf(&b, "### cascade %s\n\nNo report: the command failed before producing one (see the log).\n", in.Command)
-	} else if err := report.StepSummary(&b, r, in.Command); err != nil {
+		fmt.Fprintf(&b, "### cascade %s\n\nNo report: the command failed before producing one (see the log).\n", command)
+	} else if err := report.StepSummary(&b, r, command); err != nil {
 		return err
 	}
 	md := b.String()
@@ -130,6 +130,6 @@ func (s *session) writeSummary(r *report.Run, in Inputs) error {
 		const note = "\n\n… (truncated: the summary is over GitHub's 1 MiB limit; see the log)\n"
 		md = md[:maxSummary-len(note)] + note
 	}
-	md = s.rd.String(md)
-	return recovered(func() { s.a.AddStepSummary(md) })
+	md = g.rd.String(md)
+	return recovered(func() { g.a.AddStepSummary(md) })
 }

@@ -8,6 +8,11 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/run"
+	"github.com/imagecascade/cascade/internal/wire"
 )
 
 // Commands the action can run.
@@ -161,48 +166,80 @@ func eventString(src map[string]any, from, key string) (string, error) {
 	}
 }
 
-// args builds the command line of the cascade command the inputs ask for,
-// always with -o json. The token is never part of it. Inputs a command does
-// not take are returned in ignored, by name.
-func (in *Inputs) args() (args, ignored []string) {
-	args = []string{in.Command, "-o", "json"}
-	add := func(flag, v string) {
-		if v != "" {
-			args = append(args, "--"+flag+"="+v)
-		}
+// request is the run.Request the inputs make: the image and digest
+// (checked: malformed, or two digests that disagree, is invalid input),
+// and what the command takes of dry-run, dispatch-unknown, max-dispatches
+// and the incoming cascade.
+func (in *Inputs) request() (run.Request, error) {
+	var req run.Request
+	ref, err := imageref.Parse(in.Image)
+	if err != nil {
+		return req, exitcode.AsInvalid(fmt.Errorf("input image: %w", err))
 	}
-	add("image", in.Image)
-	add("digest", in.Digest)
-	add("config", in.Config)
-	add("workspace", in.Workspace)
-	takes := map[string]bool{}
+	if in.Digest != "" {
+		d, err := imageref.ParseDigest(in.Digest)
+		if err != nil {
+			return req, exitcode.AsInvalid(fmt.Errorf("input digest: %w", err))
+		}
+		if ref.Digest != "" && ref.Digest != d {
+			return req, exitcode.AsInvalid(fmt.Errorf("input image has digest %s but input digest is %s", ref.Digest, d))
+		}
+		ref.Digest = d
+	}
+	req.Image = ref
+	switch in.Command {
+	case CommandPlan:
+		req.DispatchUnknown = in.DispatchUnknown
+	case CommandUpdate:
+		if ref.Tag == "" {
+			return req, exitcode.AsInvalid(fmt.Errorf("input image %s: a tag is required (REPO:TAG@sha256:…): cascade pins the references that track a tag", in.Image))
+		}
+		req.DryRun = in.DryRun
+	default:
+		incoming, err := wire.ParseCascade("the cascade context of the event", in.CascadeContext)
+		if err != nil {
+			return req, err
+		}
+		req.Incoming, req.DryRun, req.DispatchUnknown, req.MaxDispatches = incoming, in.DryRun, in.DispatchUnknown, in.MaxDispatches
+	}
+	return req, nil
+}
+
+// writeMode is the write input for the command: none for plan.
+func (in *Inputs) writeMode() string {
+	if in.Command == CommandPlan || in.Write == "" {
+		return "none"
+	}
+	return in.Write
+}
+
+// ignored names the inputs set that the command does not take.
+func (in *Inputs) ignored() []string {
+	var takes map[string]bool
 	switch in.Command {
 	case CommandRun:
-		takes = map[string]bool{"dry-run": true, "write": true, "push": true, "github-api-url": true, "max-dispatches": true, "dispatch-unknown": true, "cascade-context": true}
+		takes = map[string]bool{"dry-run": true, "write": true, "push": true, "max-dispatches": true, "dispatch-unknown": true}
 	case CommandUpdate:
-		takes = map[string]bool{"dry-run": true, "write": true, "push": true, "github-api-url": true}
+		takes = map[string]bool{"dry-run": true, "write": true, "push": true}
 	case CommandPlan:
 		takes = map[string]bool{"dispatch-unknown": true}
 	}
-	opt := func(flag string, set bool, v string) {
-		if !set {
-			return
+	var out []string
+	for _, o := range []struct {
+		name string
+		set  bool
+	}{
+		{"dry-run", in.DryRun},
+		{"write", in.Write != "" && in.Write != "none"},
+		{"push", in.Push},
+		{"max-dispatches", in.MaxDispatches > 0},
+		{"dispatch-unknown", in.DispatchUnknown},
+	} {
+		// github-api-url and the cascade context are set by every
+		// workflow: not worth a warning.
+		if o.set && !takes[o.name] {
+			out = append(out, o.name)
 		}
-		if !takes[flag] {
-			// Defaults that every workflow sets are not worth a warning.
-			if flag != "cascade-context" && flag != "github-api-url" {
-				ignored = append(ignored, flag)
-			}
-			return
-		}
-		add(flag, v)
 	}
-	opt("dry-run", in.DryRun, "true")
-	opt("write", in.Write != "" && in.Write != "none", in.Write)
-	opt("push", in.Push, "true")
-	opt("github-api-url", in.GitHubAPIURL != "", in.GitHubAPIURL)
-	opt("max-dispatches", in.MaxDispatches > 0, strconv.Itoa(in.MaxDispatches))
-	opt("dispatch-unknown", in.DispatchUnknown, "true")
-	opt("cascade-context", in.CascadeContext != "", in.CascadeContext)
-	return args, ignored
+	return out
 }

@@ -3,6 +3,7 @@ package action
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"html"
 	"image/png"
 	"os"
@@ -34,12 +35,12 @@ func TestSummaryMermaidRendersInChromium(t *testing.T) {
 			t.Skip("chromium not found: run .ci/build-gh-tools as root (apt-get install chromium)")
 		}
 	}
-	r, err := parseResult(CommandRun, []byte(runJSON))
-	if err != nil {
+	var r report.Run
+	if err := json.Unmarshal([]byte(runJSON), &r); err != nil {
 		t.Fatal(err)
 	}
 	var graph bytes.Buffer
-	report.CascadeMermaid(&graph, r)
+	report.CascadeMermaid(&graph, &r)
 
 	dir := t.TempDir()
 	page := `<!doctype html><html><head><meta charset="utf-8"><script src="file://` + mermaidJS + `"></script></head>

@@ -82,10 +82,11 @@ func TestR26_OutputsUseTheDelimiterProtocol(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, map[string]string{"image": "registry.example.com/acme/httpd-base:latest"})
-			h.stdout = strings.Replace(runJSON, `"https://github.example.com/acme/base/pull/7"`, jsonString(t, tt.value), 1)
-			if h.stdout == runJSON {
+			rep := strings.Replace(runJSON, `"https://github.example.com/acme/base/pull/7"`, jsonString(t, tt.value), 1)
+			if rep == runJSON {
 				t.Fatal("the fixture no longer has the pull request URL to replace")
 			}
+			h.w = newWorld(t, rep)
 			code := h.run(t)
 			if tt.multiLine != (code != 0) {
 				t.Errorf("exit %d; log:\n%s", code, h.log.String())

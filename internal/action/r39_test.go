@@ -3,7 +3,7 @@ package action
 import (
 	"context"
 	"encoding/base64"
-	"io"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,22 +20,17 @@ func TestR39_ActionSinksRedacted(t *testing.T) {
 	const secret = "r39-action-Secret-0123456789"
 	forms := []string{secret, base64.StdEncoding.EncodeToString([]byte("x-access-token:" + secret))}
 	for _, tekton := range []bool{false, true} {
-		h := newHarness(t, map[string]string{"image": "ghcr.io/acme/base:1"})
-		h.stdout = strings.ReplaceAll(runJSON, `"deploy/base.yaml"`, `"deploy/`+secret+`-`+forms[1]+`.yaml"`)
-		h.stdout = strings.ReplaceAll(h.stdout, "https://github.example.com/acme/base/pull/7", "https://github.example.com/acme/base/pull/7?t="+secret)
-		runner := func(_ context.Context, args []string, stdout, stderr io.Writer) int {
-			io.WriteString(stdout, h.stdout)
-			io.WriteString(stderr, "cascade: failed with "+forms[1]+"\n")
-			return 0
-		}
+		h := newHarness(t, map[string]string{"image": "registry.example.com/acme/httpd-base:latest"})
+		rep := strings.ReplaceAll(runJSON, `"deploy/base.yaml"`, `"deploy/`+secret+`-`+forms[1]+`.yaml"`)
+		rep = strings.ReplaceAll(rep, "https://github.example.com/acme/base/pull/7", "https://github.example.com/acme/base/pull/7?t="+secret)
+		h.w = newWorld(t, rep)
+		h.w.fail["app-a"] = errors.New("failed with " + forms[1])
 		dir := ""
 		if tekton {
 			dir = t.TempDir()
 		}
 		ctx := redact.NewContext(context.Background(), redact.New(secret))
-		Run(ctx, Options{Runner: runner, Stdout: &h.log, TektonResults: dir,
-			Getenv: func(k string) string { return h.env[k] },
-			Setenv: func(k, v string) error { return nil }})
+		Run(ctx, h.options(dir))
 		sinks := map[string]string{"log": h.log.String()}
 		if tekton {
 			for _, n := range []string{"STALE", "DISPATCHED", "UPDATED_FILES"} {

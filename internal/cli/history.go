@@ -5,14 +5,13 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/history"
 	"github.com/imagecascade/cascade/internal/imageref"
-	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
+	"github.com/imagecascade/cascade/internal/wire"
 )
 
 // maxHistoryLimit bounds how many digests `history` walks back (its
@@ -46,14 +45,11 @@ for a digest is not dispatched again; failed ones are retried.`,
 			if err != nil {
 				return err
 			}
-			var opts []registry.Option
-			if cfg, err := optionalConfig(workspace, cfgPath); err != nil {
+			cfg, err := wire.OptionalConfig(workspace, cfgPath)
+			if err != nil {
 				return err
-			} else if cfg != nil {
-				opts = append(opts, registry.WithAllow(cfg.Registries.Allow), registry.WithInsecure(cfg.Registries.Insecure))
 			}
-			opts = append(opts, registry.WithKeychain(learningKeychain{kc: authn.DefaultKeychain, r: g.redactor}))
-			res, err := registry.New(append(opts, registry.WithUserAgent("cascade/"+Version))...)
+			res, err := wire.Resolver(wire.Options{RegistryRetryBudget: g.registryRetryBudget, UserAgent: "cascade/" + Version, Redactor: g.redactor}, cfg)
 			if err != nil {
 				return err
 			}

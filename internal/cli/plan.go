@@ -3,17 +3,14 @@ package cli
 import (
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
-	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/engine"
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
-	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
-	"github.com/imagecascade/cascade/internal/retry"
 	cascaderun "github.com/imagecascade/cascade/internal/run"
+	"github.com/imagecascade/cascade/internal/wire"
 )
 
 // imageFlags are the flags every command about one updated image shares.
@@ -56,27 +53,6 @@ func (f *imageFlags) updatedRef() (imageref.Ref, error) {
 		ref.Digest = d
 	}
 	return ref, nil
-}
-
-func loadConfig(workspace, explicit string) (*config.Config, error) {
-	path, err := config.Find(workspace, explicit)
-	if err != nil {
-		return nil, err
-	}
-	return config.Load(path)
-}
-
-// newResolver builds the registry client for a config: its allowlist and
-// insecure hosts, the Docker config keychain.
-func newResolver(g *globals, cfg *config.Config, extra ...registry.Option) (*registry.Client, error) {
-	opts := []registry.Option{
-		registry.WithRetryPolicy(retry.Policy{Budget: g.registryRetryBudget}),
-		registry.WithAllow(cfg.Registries.Allow),
-		registry.WithInsecure(cfg.Registries.Insecure),
-		registry.WithUserAgent("cascade/" + Version),
-		registry.WithKeychain(learningKeychain{kc: authn.DefaultKeychain, r: g.redactor}),
-	}
-	return registry.New(append(opts, extra...)...)
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -123,20 +99,15 @@ re-run), 5 a run would be refused (blast radius, depth, cycle, host not allowed)
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(f.workspace, f.config)
-			if err != nil {
-				return err
-			}
-			res, err := newResolver(g, cfg)
-			if err != nil {
-				return err
-			}
 			// Phase 1 of a run, as a dry run: the plan, and every refusal a
 			// run would make over limits, depth, loops and templates.
 			// Credentials are the run's environment's, and the history is
 			// not read: plan asks the registry only what planning needs.
-			d := &cascaderun.Deps{Config: cfg, Log: g.logger(), Progress: g.progress(),
-				Planner: &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()}}
+			d, err := wire.PlanDeps(g.wireOptions(f, writeFlags{}, true))
+			if err != nil {
+				return err
+			}
+			d.Progress = g.progress()
 			p, err := cascaderun.Prepare(cmd.Context(), d, cascaderun.Request{Image: updated, DryRun: true, DispatchUnknown: dispatchUnknown})
 			if err != nil {
 				return err
@@ -169,7 +140,7 @@ config) dashed. It makes no network call. A dependency cycle is refused (exit 5)
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(workspace, cfgPath)
+			cfg, err := wire.LoadConfig(workspace, cfgPath)
 			if err != nil {
 				return err
 			}

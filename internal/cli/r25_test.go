@@ -54,7 +54,8 @@ images:
 		"INPUT_GITHUB-API-URL": gh.URL, "INPUT_COMMAND": "run",
 		"GITHUB_REPOSITORY": "acme/deploy", "GITHUB_WORKSPACE": ws,
 		"GITHUB_OUTPUT": outputs, "GITHUB_STEP_SUMMARY": summary,
-		// The action hands the token on in CASCADE_GITHUB_TOKEN; restore it afterwards.
+		// Empty, so that only the input can supply the token; the action
+		// must leave them so (it hands the token over as a value).
 		"CASCADE_GITHUB_TOKEN": "", "GITHUB_TOKEN": "",
 	} {
 		t.Setenv(k, v)
@@ -63,6 +64,11 @@ images:
 	code, stdout, stderr := run(t, "action")
 	if code != exitcode.Partial {
 		t.Fatalf("exit %d, want 3 (the dispatch fails, the PR is made)\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, k := range []string{"CASCADE_GITHUB_TOKEN", "GITHUB_TOKEN"} {
+		if v := os.Getenv(k); v != "" {
+			t.Errorf("the action put the token in %s", k)
+		}
 	}
 	prs := deploy.PullRequests()
 	if len(prs) != 1 {

@@ -136,6 +136,11 @@ func (g *globals) progress() cascaderun.Progress {
 }
 
 func (g *globals) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(g.streams.Err, &slog.HandlerOptions{Level: g.level()}))
+}
+
+// level is --log-level's.
+func (g *globals) level() slog.Level {
 	level := slog.LevelWarn
 	switch strings.ToLower(g.logLevel) {
 	case "debug":
@@ -145,7 +150,7 @@ func (g *globals) logger() *slog.Logger {
 	case "error":
 		level = slog.LevelError
 	}
-	return slog.New(slog.NewTextHandler(g.streams.Err, &slog.HandlerOptions{Level: level}))
+	return level
 }
 
 func newRoot(s Streams, rd *redact.Redactor) (*cobra.Command, *globals) {

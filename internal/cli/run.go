@@ -5,21 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/imagecascade/cascade/internal/config"
-	"github.com/imagecascade/cascade/internal/dispatch"
-	"github.com/imagecascade/cascade/internal/engine"
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/history"
-	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
 	cascaderun "github.com/imagecascade/cascade/internal/run"
+	"github.com/imagecascade/cascade/internal/wire"
 )
 
 type runFlags struct {
@@ -110,147 +104,58 @@ func runCascade(ctx context.Context, g *globals, f *runFlags) error {
 	return err
 }
 
-// newRunDeps turns the flags into a run request and builds the real
-// clients the run needs: the registry, the history store, the dispatchers
-// and the workspace's manifests. This is the only place `cascade run` and
-// `cascade import` read flags and the environment.
+// newRunDeps turns the flags into a run request and the options the real
+// clients are built from (internal/wire). This is the only place `cascade
+// run` and `cascade import` read flags and the environment.
 func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, error) {
 	var req cascaderun.Request
-	if err := f.writeFlags.validate(); err != nil {
-		return nil, req, err
-	}
 	if f.claimSettle <= 0 {
 		return nil, req, exitcode.AsInvalid(fmt.Errorf("--claim-settle %s: must be positive", f.claimSettle))
 	}
 	if f.maxDispatchesSet && f.maxDispatches < 1 {
 		return nil, req, exitcode.AsInvalid(fmt.Errorf("--max-dispatches %d: must be at least 1 (leave it unset to use limits.maxDispatches)", f.maxDispatches))
 	}
-	incoming, err := incomingCascade(f.cascadeContext)
+	raw := f.cascadeContext
+	if raw == "" {
+		raw = cascadeFromEvent()
+	}
+	incoming, err := wire.ParseCascade("--cascade-context", raw)
 	if err != nil {
 		return nil, req, err
 	}
-	cfg, err := loadConfig(f.workspace, f.config)
+	o := g.wireOptions(f.imageFlags, f.writeFlags, f.dryRun)
+	o.Kubeconfig = f.kubeconfig
+	o.ClaimSettle = f.claimSettle
+	d, err := wire.RunDeps(o)
 	if err != nil {
 		return nil, req, err
 	}
-	// Every webhook secret is known to the redactor before anything is
-	// sent or printed, not only once its own dispatch reads it.
-	for _, im := range cfg.Images {
-		if w := im.Rebuild.Webhook; w != nil && w.SecretEnv != "" && g.redactor != nil {
-			g.redactor.Add(os.Getenv(w.SecretEnv))
-		}
-	}
-	res, err := newResolver(g, cfg)
-	if err != nil {
-		return nil, req, err
-	}
-	hist := history.New(history.Options{Transport: res.Transport(), Keychain: res.Keychain(), Insecure: res.Insecure})
-	d := &cascaderun.Deps{
-		Config:       cfg,
-		Planner:      &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()},
-		Tags:         res,
-		History:      hist,
-		Dispatchers:  &dispatchers{cfg: cfg, reg: res, flags: f},
-		Claims:       hist,
-		ClaimOptions: history.ClaimOptions{Settle: f.claimSettle},
-		Manifests: &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Write: f.writeFlags.writeBack(f.workspace),
-			Lock: f.writeFlags.lock(f.workspace)},
-		Log: g.logger(), Progress: g.progress(),
-	}
+	d.Progress = g.progress()
 	req = cascaderun.Request{Incoming: incoming, DryRun: f.dryRun, DispatchUnknown: f.dispatchUnknown,
 		MaxDispatches: f.maxDispatches, AllowRollback: f.allowRollback}
 	return d, req, nil
 }
 
-// dispatchers builds each kind's dispatcher once, only when a target needs it.
-type dispatchers struct {
-	cfg   *config.Config
-	reg   *registry.Client
-	flags *runFlags
-	mu    sync.Mutex
-	built map[string]dispatch.Dispatcher
-}
-
-// For returns the dispatcher of kind, building it the first time.
-func (d *dispatchers) For(kind string) (dispatch.Dispatcher, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if ds, ok := d.built[kind]; ok {
-		return ds, nil
+// wireOptions are the options of internal/wire for a command's image and
+// write flags, completed from the environment: the GitHub token
+// (CASCADE_GITHUB_TOKEN, else GITHUB_TOKEN; never a flag), GITHUB_API_URL
+// and GITHUB_REPOSITORY.
+func (g *globals) wireOptions(f imageFlags, w writeFlags, dryRun bool) wire.Options {
+	api := w.githubAPIURL
+	if api == "" {
+		api = os.Getenv("GITHUB_API_URL")
 	}
-	ds, err := d.build(kind)
-	if err != nil {
-		return nil, err
+	repo := w.repository
+	if repo == "" {
+		repo = os.Getenv("GITHUB_REPOSITORY")
 	}
-	if d.built == nil {
-		d.built = map[string]dispatch.Dispatcher{}
+	return wire.Options{
+		Workspace: f.workspace, ConfigPath: f.config, DryRun: dryRun,
+		GitHubToken: githubToken(), GitHubAPIURL: api,
+		Write:               wire.Write{Mode: w.write, Push: w.push, Branch: w.branch, Repository: repo, Base: w.baseBranch},
+		RegistryRetryBudget: g.registryRetryBudget, UserAgent: "cascade/" + Version,
+		Redactor: g.redactor, Log: g.logger(),
 	}
-	d.built[kind] = ds
-	return ds, nil
-}
-
-func (d *dispatchers) build(kind string) (dispatch.Dispatcher, error) {
-	switch kind {
-	case "github":
-		tok := githubToken()
-		if tok == "" && !d.flags.dryRun {
-			return nil, exitcode.AsInvalid(fmt.Errorf("images rebuilt through GitHub need a token: set GITHUB_TOKEN or CASCADE_GITHUB_TOKEN (one that can dispatch to their repositories)"))
-		}
-		api := d.flags.githubAPIURL
-		if api == "" {
-			api = os.Getenv("GITHUB_API_URL")
-		}
-		return dispatch.NewGitHub(dispatch.GitHubOptions{Token: tok, APIURL: api})
-	case "tekton":
-		if d.flags.dryRun {
-			return noopDispatcher(kind), nil
-		}
-		rules := clientcmd.NewDefaultClientConfigLoadingRules()
-		if d.flags.kubeconfig != "" {
-			rules.ExplicitPath = d.flags.kubeconfig
-		}
-		rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-		if err != nil {
-			return nil, exitcode.AsInvalid(fmt.Errorf("images rebuilt by Tekton need a cluster: loading the Kubernetes config (--kubeconfig, KUBECONFIG or in-cluster): %w", err))
-		}
-		return dispatch.NewTekton(rc, dispatch.TektonOptions{})
-	case "webhook":
-		return dispatch.NewWebhook(dispatch.WebhookOptions{}), nil
-	case "rebase":
-		return dispatch.NewRebase(dispatch.RebaseOptions{Transport: d.reg.Transport(), Keychain: d.reg.Keychain(), Insecure: d.reg.Insecure}), nil
-	}
-	return nil, exitcode.AsInvalid(fmt.Errorf("rebuild kind %q: not known", kind))
-}
-
-// noopDispatcher stands in where a dry run must not build a real client.
-type noopDispatcher string
-
-func (n noopDispatcher) Kind() string { return string(n) }
-func (n noopDispatcher) Dispatch(_ context.Context, t dispatch.Target) dispatch.Outcome {
-	return dispatch.Outcome{Name: t.Name, Kind: string(n), Key: t.Key(), Status: dispatch.StatusSkipped, Detail: "dry run"}
-}
-
-// incomingCascade reads the cascade this run continues: --cascade-context,
-// else the client_payload of the repository_dispatch (or the
-// "cascade-context" input of the workflow_dispatch) that started the job.
-func incomingCascade(flag string) (dispatch.Cascade, error) {
-	var c dispatch.Cascade
-	raw := flag
-	if raw == "" {
-		raw = cascadeFromEvent()
-	}
-	if raw == "" {
-		return c, nil
-	}
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, exitcode.AsInvalid(fmt.Errorf("--cascade-context: %w", err))
-	}
-	if c.Depth < 0 || len(c.Chain) > 1000 {
-		return c, exitcode.AsInvalid(fmt.Errorf("--cascade-context: depth %d / chain of %d: out of range", c.Depth, len(c.Chain)))
-	}
-	return c, nil
 }
 
 func cascadeFromEvent() string {

@@ -1,15 +1,14 @@
 package cli
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/imagecascade/cascade/internal/redact"
+	"github.com/imagecascade/cascade/internal/wire"
 )
 
 // learnSecrets teaches r the secrets the run can know before it sends
@@ -17,7 +16,7 @@ import (
 // the Docker (and Podman) config files. The rest is learned as it is
 // used: every Authorization header sent (internal/outbound), webhook
 // secrets when read, the Kubernetes config's credentials when the Tekton
-// dispatcher runs, and what a credential helper returns (learningKeychain).
+// dispatcher runs, and what a credential helper returns (internal/wire's keychain).
 func learnSecrets(r *redact.Redactor) {
 	for _, k := range []string{"CASCADE_GITHUB_TOKEN", "GITHUB_TOKEN", "INPUT_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
 		r.Add(os.Getenv(k))
@@ -59,44 +58,6 @@ func learnDockerConfig(r *redact.Redactor, path string) {
 		return
 	}
 	for _, a := range cf.Auths {
-		learnAuthConfig(r, &a)
+		wire.LearnAuth(r, &a)
 	}
-}
-
-func learnAuthConfig(r *redact.Redactor, a *authn.AuthConfig) {
-	if a == nil {
-		return
-	}
-	user, pass := a.Username, a.Password
-	if a.Auth != "" {
-		r.Add(a.Auth)
-		if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(a.Auth)); err == nil {
-			if u, p, ok := strings.Cut(string(raw), ":"); ok {
-				user, pass = u, p
-			}
-		}
-	}
-	if pass != "" {
-		r.AddUserPassword(user, pass)
-	}
-	r.Add(a.IdentityToken)
-	r.Add(a.RegistryToken)
-}
-
-// learningKeychain teaches the redactor what its keychain resolves
-// (credential helpers included).
-type learningKeychain struct {
-	kc authn.Keychain
-	r  *redact.Redactor
-}
-
-func (k learningKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
-	a, err := k.kc.Resolve(res)
-	if err != nil || a == nil || a == authn.Anonymous {
-		return a, err
-	}
-	if cfg, err := a.Authorization(); err == nil {
-		learnAuthConfig(k.r, cfg)
-	}
-	return a, nil
 }

@@ -1,19 +1,14 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
-	"github.com/imagecascade/cascade/internal/manifests"
-	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
-	"github.com/imagecascade/cascade/internal/retry"
 	cascaderun "github.com/imagecascade/cascade/internal/run"
+	"github.com/imagecascade/cascade/internal/wire"
 )
 
 type updateFlags struct {
@@ -77,55 +72,24 @@ a race is recomputed in a private worktree: your working tree is never reset.`,
 			if err != nil {
 				return err
 			}
-			if err := f.writeFlags.validate(); err != nil {
-				return err
-			}
-			cfg, err := optionalConfig(f.workspace, f.config)
+			// Flags and environment become options once; run.Update
+			// orders the guard, the pin and the write-back.
+			o := g.wireOptions(f.imageFlags, f.writeFlags, f.dryRun)
+			m, cfg, err := wire.UpdateManifests(o, f.paths)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			if ref.Digest == "" {
-				// Resolved the way plan resolves it: one HEAD, within the
-				// config's registries.allow when there is a config.
-				var opts []registry.Option
-				if cfg != nil {
-					opts = append(opts, registry.WithAllow(cfg.Registries.Allow), registry.WithInsecure(cfg.Registries.Insecure))
-				}
-				res, err := registry.New(append(opts, registry.WithRetryPolicy(retry.Policy{Budget: g.registryRetryBudget}), registry.WithUserAgent("cascade/"+Version))...)
-				if err != nil {
-					return err
-				}
-				desc, err := res.Head(ctx, ref)
-				if err != nil {
-					return fmt.Errorf("resolving the digest of %s (or pass --digest): %w", ref.Short(), err)
-				}
-				ref.Digest = desc.Digest
+			if ref, err = wire.ResolveDigest(ctx, o, cfg, ref); err != nil {
+				return err
 			}
-			m := &cascaderun.WorkspaceManifests{Config: cfg, Workspace: f.workspace, Paths: f.paths, Write: f.writeFlags.writeBack(f.workspace)}
-			if !f.dryRun {
-				release, err := prepareWrite(ctx, f.writeFlags, f.workspace, func(ctx context.Context) (*manifests.Result, error) {
-					return m.Update(ctx, ref, true)
-				})
-				if err != nil {
-					return err
-				}
-				defer release()
-			}
-			res, err := m.Update(ctx, ref, f.dryRun)
-			var wb *report.WriteBack
-			if err == nil && res.Err() == nil && !f.dryRun {
-				wb, err = m.WriteBack(ctx, ref, res)
-			}
+			res, wb, err := cascaderun.Update(ctx, m, ref, f.dryRun)
 			if res != nil {
 				if rerr := report.Update(g.streams.Out, ref.Short()+"@"+string(ref.Digest), res, f.dryRun, wb, format); rerr != nil && err == nil {
 					err = rerr
 				}
 			}
-			if err != nil {
-				return err
-			}
-			return res.Err()
+			return err
 		},
 	}
 	f.imageFlags.register(cmd, "text, json, markdown")
@@ -133,16 +97,4 @@ a race is recomputed in a private worktree: your working tree is never reset.`,
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "show the changes and the diff, write nothing")
 	f.writeFlags.register(cmd)
 	return cmd
-}
-
-// optionalConfig loads the config when there is one; update works without.
-func optionalConfig(workspace, explicit string) (*config.Config, error) {
-	path, err := config.Find(workspace, explicit)
-	if err != nil {
-		if explicit == "" && errors.Is(err, config.ErrNotFound) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return config.Load(path)
 }

@@ -78,15 +78,25 @@ type WorkspaceManifests struct {
 	// write-back that retries on a fresh tree.
 	Write func(ctx context.Context, ref imageref.Ref, res *manifests.Result, reapply func(ctx context.Context, dir string) ([]string, error)) (*report.WriteBack, error)
 	// Lock, when set, guards the write (see Guarded): it takes the
-	// workspace lock and refuses when a file in planned holds a person's
-	// uncommitted edit.
-	Lock func(ctx context.Context, planned *manifests.Result) (release func(), err error)
+	// workspace lock and refuses when a file planned to change holds a
+	// person's uncommitted edit. It calls planned only when its check
+	// needs the changes (there are uncommitted edits to compare).
+	Lock func(ctx context.Context, planned func(context.Context) (*manifests.Result, error)) (release func(), err error)
 }
 
-var _ Guarded = (*WorkspaceManifests)(nil)
+var (
+	_ Guarded     = (*WorkspaceManifests)(nil)
+	_ LazyGuarded = (*WorkspaceManifests)(nil)
+)
 
 // Guard takes Lock's guard (nothing without one).
 func (m *WorkspaceManifests) Guard(ctx context.Context, planned *manifests.Result) (func(), error) {
+	return m.GuardLazy(ctx, func(context.Context) (*manifests.Result, error) { return planned, nil })
+}
+
+// GuardLazy takes Lock's guard, computing the planned changes only if
+// it needs them.
+func (m *WorkspaceManifests) GuardLazy(ctx context.Context, planned func(context.Context) (*manifests.Result, error)) (func(), error) {
 	if m.Lock == nil {
 		return func() {}, nil
 	}

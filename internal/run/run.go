@@ -595,10 +595,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 	queue := []tierInfo{{plan: out.Plan, base: p.ref, chain: p.chain, depth: p.req.Incoming.Depth, previous: p.previous}}
 	first := true
 	interrupted := false
-	// claimFailed: the history store refused a claim; the manifests are
-	// not pinned either (a re-run, once the store accepts writes, does
-	// the whole cascade).
-	claimFailed := false
+	unsent := false // the first claim failed: nothing is sent or written
 	tier := 0
 	for len(queue) > 0 && !interrupted {
 		t := queue[0]
@@ -636,11 +633,16 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			won, lt, lo, err := p.claim(ctx, d, targets)
 			lostTargets, lost = lt, lo
 			if err != nil {
+				note := ""
 				if touched {
 					err = exitcode.AsPartial(err)
+				} else {
+					// Nothing was sent: the manifests stay unpinned too, so
+					// the run touched nothing and a re-run does it all.
+					unsent = true
+					note = "; the manifests were not pinned either: a re-run does it all"
 				}
-				errs = append(errs, fmt.Errorf("%w (nothing of this tier was dispatched)", err))
-				claimFailed = true
+				errs = append(errs, fmt.Errorf("%w (nothing of this tier was dispatched%s)", err, note))
 				break
 			}
 			out.Dispatches = append(out.Dispatches, lost...)
@@ -715,7 +717,7 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 			queue = append(queue, tierInfo{plan: sub, base: next, chain: append(slices.Clone(t.chain), o.Name), depth: t.depth + 1, previous: prev})
 		}
 	}
-	if !interrupted && !claimFailed && ctx.Err() == nil && p.manifests != nil && len(p.manifests.Changed()) > 0 {
+	if !interrupted && !unsent && ctx.Err() == nil && p.manifests != nil && len(p.manifests.Changed()) > 0 {
 		log.Info("pinning manifests", "image", p.ref.Short())
 		d.progress().Begin("pinning manifests", 0)
 		res, err := d.Manifests.Update(ctx, p.ref, false)

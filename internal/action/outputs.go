@@ -3,65 +3,12 @@ package action
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/imagecascade/cascade/internal/dispatch"
-	"github.com/imagecascade/cascade/internal/plan"
 	"github.com/imagecascade/cascade/internal/report"
 )
-
-// parseResult reads the JSON report of command (run: report.Run, plan:
-// plan.Plan, update: report.UpdateJSON) as one report.Run, the shape the
-// outputs and the summary are made from.
-func parseResult(command string, data []byte) (*report.Run, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return nil, nil
-	}
-	dec := func(v any) error {
-		if err := json.Unmarshal(data, v); err != nil {
-			return fmt.Errorf("reading the JSON report of cascade %s: %w", command, err)
-		}
-		return nil
-	}
-	switch command {
-	case CommandPlan:
-		var p plan.Plan
-		if err := dec(&p); err != nil {
-			return nil, err
-		}
-		return &report.Run{SchemaVersion: 1, DryRun: true, Plan: &p}, nil
-	case CommandUpdate:
-		var u report.UpdateJSON
-		if err := dec(&u); err != nil {
-			return nil, err
-		}
-		return &report.Run{SchemaVersion: 1, DryRun: u.DryRun, Manifests: &u}, nil
-	default:
-		var r report.Run
-		if err := dec(&r); err != nil {
-			return nil, err
-		}
-		// An Outcome's Err is written as the string "error" and not read
-		// back by its type: restore it.
-		var errs struct {
-			Dispatches []struct {
-				Error string `json:"error"`
-			} `json:"dispatches"`
-		}
-		if err := dec(&errs); err != nil {
-			return nil, err
-		}
-		for i, e := range errs.Dispatches {
-			if e.Error != "" && i < len(r.Dispatches) {
-				r.Dispatches[i].Err = errors.New(e.Error)
-			}
-		}
-		return &r, nil
-	}
-}
 
 // dispatchedOutcome is one element of the "dispatched" output.
 type dispatchedOutcome struct {
