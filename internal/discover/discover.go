@@ -174,6 +174,9 @@ func Merge(cfg *config.Config, found []*Found) *Result {
 			continue
 		}
 		key := r.Name() + ":" + r.EffectiveTag()
+		if by, dup := repoTags[key]; dup && by == im.DeclaredBy && names[im.Name] == by {
+			continue // merged into this config by an earlier Apply
+		}
 		if by, dup := repoTags[key]; dup {
 			if by == FromConfig {
 				skip("image", "%s is listed in the base's config too; the config's entry wins", r.Short())

@@ -81,7 +81,11 @@ type Dependent struct {
 	// Rebuild is the configured rebuild kind (github, tekton, webhook,
 	// rebase).
 	Rebuild string `json:"rebuild"`
-	Action  Action `json:"action"`
+	// DeclaredBy says where the dependent was declared: "config" (the
+	// base's cascade.yaml), "tekton:ns/pipeline" or
+	// "github:owner/repo@sha" (internal/discover).
+	DeclaredBy string `json:"declaredBy"`
+	Action     Action `json:"action"`
 	// Via names the base whose rebuild carries the cascade on, for
 	// ActionCascade.
 	Via string `json:"via"`
@@ -119,6 +123,9 @@ type Input struct {
 	Digests map[string]imageref.Digest
 	// Rebuild is the rebuild kind of each configured image by name.
 	Rebuild map[string]string
+	// DeclaredBy is where each image was declared by name ("config" when
+	// missing).
+	DeclaredBy map[string]string
 	// DispatchUnknown dispatches dependents whose state is unknown.
 	DispatchUnknown bool
 }
@@ -202,7 +209,10 @@ func (d *Decider) Decide(gd graph.Dependent) Dependent {
 
 func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done map[string]Action) Dependent {
 	n := gd.Node
-	d := Dependent{Name: n.ID, Image: n.Ref.Original, Depth: gd.Depth, Rebuild: in.Rebuild[n.ID], Platforms: []Platform{}}
+	d := Dependent{Name: n.ID, Image: n.Ref.Original, Depth: gd.Depth, Rebuild: in.Rebuild[n.ID], DeclaredBy: in.DeclaredBy[n.ID], Platforms: []Platform{}}
+	if d.DeclaredBy == "" {
+		d.DeclaredBy = "config"
+	}
 	img := in.Images[n.ID]
 	if img != nil {
 		d.Digest = string(img.Digest)

@@ -122,8 +122,12 @@ type Guarded interface {
 
 // Deps are the run's collaborators; the front door builds them.
 type Deps struct {
-	Config  *config.Config
-	Planner Planner
+	Config *config.Config
+	// Discover, when set, adds the dependents that declare themselves to
+	// Config before planning (discover.go). Planner must read the same
+	// Config.
+	Discover Discoverer
+	Planner  Planner
 	// Tags resolves the updated tag for the rollback check (nil: no
 	// check against the registry).
 	Tags    TagResolver
@@ -216,6 +220,9 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 	start := d.now()
 	if req.MaxDispatches < 0 {
 		return nil, exitcode.AsInvalid(errors.New("max dispatches must be at least 1"))
+	}
+	if err := d.discover(ctx); err != nil {
+		return nil, err
 	}
 	log.Info("planning", "image", req.Image.Original)
 	p, err := d.Planner.Plan(ctx, req.Image, engine.PlanOptions{DispatchUnknown: req.DispatchUnknown})

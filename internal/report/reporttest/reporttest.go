@@ -60,7 +60,8 @@ var (
 
 // Run is a run report holding every case a renderer must show: dependents
 // of every status (stale, current, unknown), every evidence kind, every
-// action (dispatch, skip, hold, cascade), a multi-arch dependent with its
+// action (dispatch, skip, hold, cascade), dependents declared in the
+// config, by a repository and by a Tekton Pipeline, a multi-arch dependent with its
 // platforms, a refusal, dispatch outcomes of every status, the plan of a
 // rebased image, and a manifest update with a change, an inserted digest
 // (Old empty) in an unnamed Kustomization, a skipped reference and a file
@@ -70,7 +71,13 @@ func Run() *report.Run {
 	tags := map[string]string{"app-a": "aa", "app-b": "ab", "app-c": "ac", "app-d": "ad", "app-e": "ae", "app-f": "af", "app-g": "a9", "app-rb": "a8", "child": "cd"}
 	dep := func(name string, depth int, st plan.Status, ev plan.Evidence, act plan.Action, rebuild, reason string) plan.Dependent {
 		d := plan.Dependent{Name: name, Image: reg + name + ":latest", Digest: digest(tags[name] + "1"),
-			Depth: depth, Base: "base", Status: st, Evidence: ev, Reason: reason, Rebuild: rebuild, Action: act, Platforms: []plan.Platform{}}
+			Depth: depth, Base: "base", Status: st, Evidence: ev, Reason: reason, Rebuild: rebuild, DeclaredBy: "config", Action: act, Platforms: []plan.Platform{}}
+		switch name { // discovered dependents (internal/discover)
+		case "app-a":
+			d.DeclaredBy = "github:acme/app-a@1a2b3c4d5e6f"
+		case "app-b":
+			d.DeclaredBy = "tekton:builds/app-b"
+		}
 		if ev == plan.EvidenceAnnotation || ev == plan.EvidenceLabel || ev == plan.EvidenceDockerfile {
 			d.BuiltOn = BaseOld
 		}
