@@ -137,6 +137,9 @@ re-run), 5 a run would be refused (blast radius, depth, cycle, host not allowed)
 			// not read: plan asks the registry only what planning needs.
 			d := &cascaderun.Deps{Config: cfg, Log: g.logger(),
 				Planner: &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()}}
+			if d.Discover, err = newDiscoverer(cfg, "", ""); err != nil {
+				return err
+			}
 			p, err := cascaderun.Prepare(cmd.Context(), d, cascaderun.Request{Image: updated, DryRun: true, DispatchUnknown: dispatchUnknown})
 			if err != nil {
 				return err
@@ -159,7 +162,12 @@ func newGraphCmd(g *globals) *cobra.Command {
 		Short: "Draw the whole image stream: which image is built on which",
 		Long: `graph reads cascade.yaml and the Dockerfiles it names and draws every image
 and the bases it is built on — external bases (not built by anyone in the
-config) dashed. It makes no network call. A dependency cycle is refused (exit 5).`,
+config) dashed. A dependency cycle is refused (exit 5).
+
+It makes no network call, unless the config has a discover: section: then the
+dependents that declare themselves (annotated Tekton Pipelines, repositories
+carrying the topic) are read first and drawn with where they were declared
+(GITHUB_TOKEN and GITHUB_API_URL, KUBECONFIG or in-cluster).`,
 		Example: `  cascade graph                      # Mermaid, paste into Markdown
   cascade graph -o dot | dot -Tsvg > stream.svg
   cascade graph -o json | jq '.edges'`,
@@ -173,16 +181,20 @@ config) dashed. It makes no network call. A dependency cycle is refused (exit 5)
 			if err != nil {
 				return err
 			}
+			if err := discoverForGraph(cmd.Context(), g, cfg); err != nil {
+				return err
+			}
 			e := &engine.Engine{Config: cfg, Workspace: workspace}
 			gr, err := e.Graph()
 			if err != nil {
 				return err
 			}
-			rebuild := map[string]string{}
+			rebuild, declared := map[string]string{}, map[string]string{}
 			for _, im := range cfg.Images {
 				rebuild[im.Name] = im.Rebuild.Kind()
+				declared[im.Name] = im.DeclaredBy
 			}
-			return report.Graph(g.streams.Out, gr, rebuild, format)
+			return report.GraphDeclared(g.streams.Out, gr, rebuild, declared, format)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (default: cascade.yaml, then .github/cascade.yaml, in the workspace)")

@@ -157,6 +157,9 @@ func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, 
 			Lock: f.writeFlags.lock(f.workspace)},
 		Log: g.logger(),
 	}
+	if d.Discover, err = newDiscoverer(cfg, f.githubAPIURL, f.kubeconfig); err != nil {
+		return nil, req, err
+	}
 	req = cascaderun.Request{Incoming: incoming, DryRun: f.dryRun, DispatchUnknown: f.dispatchUnknown,
 		MaxDispatches: f.maxDispatches, AllowRollback: f.allowRollback}
 	return d, req, nil
