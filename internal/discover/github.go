@@ -39,10 +39,10 @@ const maxDockerfileBytes = 1 << 20
 // repository_dispatch to its own repository.
 //
 // A repository can only declare its own rebuild: a repository_dispatch or
-// workflow_dispatch to itself, or a rebase. An entry that would make cascade
-// call anything else (another repository, a webhook, a Tekton Pipeline) is
-// skipped, so that adding a topic to a repository grants nothing its owners
-// could not do already.
+// workflow_dispatch to itself. An entry that would make cascade do anything
+// else (dispatch to another repository, call a webhook, create a
+// PipelineRun, rebase an image in the registry) is skipped, so that adding
+// a topic to a repository grants nothing its owners could not do already.
 //
 // Requests: ⌈repositories/100⌉ listing pages (a user's repositories cost
 // one more, the organisation listing's 404), then one per topic-carrying
@@ -342,8 +342,11 @@ func parseEntry(source, p, repo string, item *yaml.Node) (config.Image, []Skippe
 	switch rb := im.Rebuild; {
 	case rb.GitHub != nil && !strings.EqualFold(rb.GitHub.Repository, repo):
 		return config.Image{}, bad(p+".rebuild.github.repository", "%q: a repository can only declare its own rebuild (%s)", rb.GitHub.Repository, repo)
-	case rb.GitHub == nil && rb.Rebase == nil:
-		return config.Image{}, bad(p+".rebuild."+rb.Kind(), "a repository can only declare a GitHub dispatch to itself (%s) or a rebase", repo)
+	case rb.GitHub == nil:
+		// A rebase would rewrite the tag of whatever image the entry
+		// names with cascade's registry credentials, a webhook or a
+		// PipelineRun would reach beyond the repository.
+		return config.Image{}, bad(p+".rebuild."+rb.Kind(), "a repository can only declare a GitHub dispatch to itself (%s)", repo)
 	}
 	im.DeclaredBy = source
 	return im, nil

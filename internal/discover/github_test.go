@@ -129,7 +129,7 @@ func TestGitHubDiscovery(t *testing.T) {
 		skipped = append(skipped, strings.SplitN(s.Source, "@", 2)[0]+" "+s.Path+": "+s.Reason)
 	}
 	wantSkipped := []string{
-		`github:acme/evil images[0].rebuild.webhook: a repository can only declare a GitHub dispatch to itself (acme/evil) or a rebase`,
+		`github:acme/evil images[0].rebuild.webhook: a repository can only declare a GitHub dispatch to itself (acme/evil)`,
 		`github:acme/evil images[1].rebuild.github.repository: "acme/app-b": a repository can only declare its own rebuild (acme/evil)`,
 		`github:acme/evil images[2].colour: unknown field`,
 		`github:acme/evil images[2].name: "Bad_Name" must be at most 63 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`,
