@@ -52,6 +52,21 @@ type Plan struct {
 	// that cannot be used, a rollback): the run's phase 1, which `cascade
 	// plan` runs too. Empty when a run would go ahead.
 	Refusals []string `json:"refusals"`
+	// SkippedDeclarations are the dependents' declarations discovery left
+	// out of the run (internal/discover): invalid, shadowed by the
+	// config, or for a registry not allowed. Empty without discovery.
+	SkippedDeclarations []SkippedDeclaration `json:"skippedDeclarations"`
+}
+
+// SkippedDeclaration is one declaration left out, with where and why.
+type SkippedDeclaration struct {
+	// Source is where it was declared ("github:acme/app-b@1a2b3c4d5e6f",
+	// "tekton:ci/app-a-build").
+	Source string `json:"source"`
+	// Path is the field path of the problem in the declaration ("" when
+	// the whole declaration is concerned).
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // Summary counts the dependents by verdict and the planned dispatches.
@@ -140,6 +155,8 @@ func Build(in Input) *Plan {
 		Roots:         []string{},
 		Dependents:    []Dependent{},
 		Refusals:      []string{},
+
+		SkippedDeclarations: []SkippedDeclaration{},
 	}
 	for _, r := range in.Roots {
 		p.Roots = append(p.Roots, r.ID)

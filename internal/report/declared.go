@@ -1,6 +1,11 @@
 package report
 
-import "github.com/imagecascade/cascade/internal/plan"
+import (
+	"fmt"
+	"io"
+
+	"github.com/imagecascade/cascade/internal/plan"
+)
 
 // anyDiscovered reports whether a dependent of p was declared outside the
 // base's config (internal/discover): then text and Markdown show where
@@ -50,4 +55,29 @@ func declaredBlank(on bool, sep string) string {
 		return ""
 	}
 	return sep
+}
+
+// skippedDeclarations lists the declarations discovery left out, each with
+// its source and field path.
+func skippedDeclarations(w io.Writer, p *plan.Plan, md bool) {
+	if len(p.SkippedDeclarations) == 0 {
+		return
+	}
+	const heading = "Declarations skipped (not part of this run)"
+	if md {
+		fmt.Fprintf(w, "\n**%s:**\n", heading)
+	} else {
+		fmt.Fprintf(w, "\n%s:\n", heading)
+	}
+	for _, s := range p.SkippedDeclarations {
+		where := s.Source
+		if s.Path != "" {
+			where += ": " + s.Path
+		}
+		if md {
+			fmt.Fprintf(w, "- `%s`: %s\n", mdCode(where), mdCell(s.Reason))
+		} else {
+			fmt.Fprintf(w, "  - %s: %s\n", where, oneLine(s.Reason))
+		}
+	}
 }

@@ -109,6 +109,7 @@ func planText(w io.Writer, p *plan.Plan) error {
 		fmt.Fprintln(w, "Everything is up to date.")
 	}
 	refusalsText(w, p.Refusals, false)
+	skippedDeclarations(w, p, false)
 	return nil
 }
 
@@ -191,6 +192,7 @@ func planMarkdown(w io.Writer, p *plan.Plan) error {
 	s := p.Summary
 	fmt.Fprintf(w, "\n**%d** %s: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
 	refusalsText(w, p.Refusals, true)
+	skippedDeclarations(w, p, true)
 	return nil
 }
 

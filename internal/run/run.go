@@ -221,7 +221,8 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 	if req.MaxDispatches < 0 {
 		return nil, exitcode.AsInvalid(errors.New("max dispatches must be at least 1"))
 	}
-	if err := d.discover(ctx); err != nil {
+	discovered, err := d.discover(ctx)
+	if err != nil {
 		return nil, err
 	}
 	log.Info("planning", "image", req.Image.Original)
@@ -229,6 +230,7 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	reportSkipped(p, discovered)
 	s := p.Summary
 	log.Info("planned", "dependents", s.Dependents, "stale", s.Stale, "current", s.Current, "unknown", s.Unknown,
 		"elapsed", d.now().Sub(start).Round(time.Millisecond))

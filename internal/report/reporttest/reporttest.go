@@ -61,7 +61,7 @@ var (
 // Run is a run report holding every case a renderer must show: dependents
 // of every status (stale, current, unknown), every evidence kind, every
 // action (dispatch, skip, hold, cascade), dependents declared in the
-// config, by a repository and by a Tekton Pipeline, a multi-arch dependent with its
+// config, by a repository and by a Tekton Pipeline, declarations skipped, a multi-arch dependent with its
 // platforms, a refusal, dispatch outcomes of every status, the plan of a
 // rebased image, and a manifest update with a change, an inserted digest
 // (Old empty) in an unnamed Kustomization, a skipped reference and a file
@@ -118,6 +118,10 @@ func Run() *report.Run {
 		},
 		Summary:  plan.Summary{Dependents: 9, Stale: 5, Current: 1, Unknown: 3, Dispatches: 4},
 		Refusals: []string{"blast radius: 5 dispatches planned over the whole cascade (4 now, 5 after rebases), over the limit of 4 (raise limits.maxDispatches or pass --max-dispatches)"},
+		SkippedDeclarations: []plan.SkippedDeclaration{
+			{Source: "github:acme/legacy@0f0f0f0f0f0f", Path: "images[0].rebuild.webhook", Reason: "a repository can only declare a GitHub dispatch to itself (acme/legacy)"},
+			{Source: "github:acme/no-file", Path: "", Reason: "carries the topic cascade-dependent but has no .github/cascade.yaml on main"},
+		},
 	}
 	cascaded := &plan.Plan{
 		SchemaVersion: plan.SchemaVersion,
@@ -129,8 +133,9 @@ func Run() *report.Run {
 			d.Base = "app-rb"
 			return d
 		}()},
-		Summary:  plan.Summary{Dependents: 1, Stale: 1, Dispatches: 1},
-		Refusals: []string{},
+		Summary:             plan.Summary{Dependents: 1, Stale: 1, Dispatches: 1},
+		Refusals:            []string{},
+		SkippedDeclarations: []plan.SkippedDeclaration{},
 	}
 	key := func(name string) string { return name + "-b20000000000" }
 	return &report.Run{
