@@ -86,7 +86,10 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Use:   "plan --image REF",
 		Short: "Show which images built on REF are stale and what would be rebuilt (no side effects)",
 		Long: `plan resolves the updated image's digest, finds every image built on it
-(directly and transitively) from cascade.yaml and the Dockerfiles it names, and
+(directly and transitively) from cascade.yaml, the Dockerfiles it names and the
+dependents that declare themselves in its discover: sources (annotated Tekton
+Pipelines, repositories carrying a topic; GITHUB_TOKEN, GITHUB_API_URL,
+KUBECONFIG), and
 decides for each whether it is stale (built on an older digest), current, or
 unknown — with the evidence (OCI base annotations, config labels, shared
 layers, a Dockerfile digest pin) and the reason. It never changes anything.
