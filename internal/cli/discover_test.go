@@ -137,3 +137,39 @@ discover:
 		t.Errorf("the controller did not start the PipelineRun: %v", err)
 	}
 }
+
+// TestImportReachesDiscoveredDependents: the bases of discovered
+// dependents are imported too — centos moved upstream, and the only image
+// built on it declares itself in its repository.
+func TestImportReachesDiscoveredDependents(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	root := imagetest.Root(t)
+	c1 := imagetest.On(t, root)
+	c1d := reg.Push("library/centos:7", c1)
+	reg.Push("acme/httpd-base:latest", imagetest.Annotated(imagetest.On(t, c1), reg.Ref("library/centos:7"), c1d))
+	reg.Push("library/centos:7", imagetest.On(t, root)) // upstream moved
+
+	gh := githubtest.New(t)
+	r := gh.Repo("acme/httpd-base")
+	r.SetTopics("cascade-dependent")
+	r.WriteFiles("main", "declare", map[string]string{
+		".github/cascade.yaml": "version: 1\nimages:\n  - {name: httpd-base, image: " + reg.Ref("acme/httpd-base:latest") + ", from: [" + reg.Ref("library/centos:7") + "]}\n",
+	})
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, "cascade.yaml"), "version: 1\ndiscover:\n  github: {owner: acme, topic: cascade-dependent}\n")
+	t.Setenv("GITHUB_TOKEN", gh.Token())
+	code, out, errs := run(t, "import", "--workspace", ws, "--github-api-url", gh.URL, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	var rep importReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Bases) != 1 || len(rep.Bases[0].Dispatches) != 1 || rep.Bases[0].Dispatches[0].Status != "dispatched" {
+		t.Fatalf("import: %s", out)
+	}
+	if ds := gh.RepositoryDispatches(); len(ds) != 1 || ds[0].Repo != "acme/httpd-base" {
+		t.Errorf("repository dispatches %+v, want one to acme/httpd-base", ds)
+	}
+}
