@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,14 +162,20 @@ func TestRBACDecodes(t *testing.T) {
 			if err := json.Unmarshal(b, &role); err != nil {
 				t.Fatal(err)
 			}
-			ok := false
+			ok, discover := false, false
 			for _, r := range role.Rules {
 				if strings.Join(r.APIGroups, ",") == "tekton.dev" && strings.Contains(strings.Join(r.Resources, ","), "pipelineruns") && strings.Contains(strings.Join(r.Verbs, ","), "create") {
 					ok = true
 				}
+				if strings.Join(r.APIGroups, ",") == "tekton.dev" && slices.Contains(r.Resources, "pipelines") && slices.Contains(r.Verbs, "list") {
+					discover = true
+				}
 			}
 			if !ok {
 				t.Errorf("the Role cannot create pipelineruns: %+v", role.Rules)
+			}
+			if !discover {
+				t.Errorf("the Role cannot list pipelines (discover.tekton): %+v", role.Rules)
 			}
 		}
 	}

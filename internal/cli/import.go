@@ -72,6 +72,13 @@ func importBases(ctx context.Context, g *globals, f *runFlags) error {
 	// an import pins no manifests.
 	req.AtDependents = true
 	d.Manifests = nil
+	// The bases of discovered dependents are imported too: discovery
+	// (read once, idempotent) comes before the graph is read.
+	if d.Discover != nil {
+		if _, err := d.Discover.Apply(ctx, d.Config); err != nil {
+			return err
+		}
+	}
 	gr, err := d.Planner.Graph()
 	if err != nil {
 		return err

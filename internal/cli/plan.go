@@ -62,7 +62,10 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Use:   "plan --image REF",
 		Short: "Show which images built on REF are stale and what would be rebuilt (no side effects)",
 		Long: `plan resolves the updated image's digest, finds every image built on it
-(directly and transitively) from cascade.yaml and the Dockerfiles it names, and
+(directly and transitively) from cascade.yaml, the Dockerfiles it names and the
+dependents that declare themselves in its discover: sources (annotated Tekton
+Pipelines, repositories carrying a topic; GITHUB_TOKEN, GITHUB_API_URL,
+KUBECONFIG), and
 decides for each whether it is stale (built on an older digest), current, or
 unknown — with the evidence (OCI base annotations, config labels, shared
 layers, a Dockerfile digest pin) and the reason. It never changes anything.
@@ -130,7 +133,12 @@ func newGraphCmd(g *globals) *cobra.Command {
 		Short: "Draw the whole image stream: which image is built on which",
 		Long: `graph reads cascade.yaml and the Dockerfiles it names and draws every image
 and the bases it is built on — external bases (not built by anyone in the
-config) dashed. It makes no network call. A dependency cycle is refused (exit 5).`,
+config) dashed. A dependency cycle is refused (exit 5).
+
+It makes no network call, unless the config has a discover: section: then the
+dependents that declare themselves (annotated Tekton Pipelines, repositories
+carrying the topic) are read first and drawn with where they were declared
+(GITHUB_TOKEN and GITHUB_API_URL, KUBECONFIG or in-cluster).`,
 		Example: `  cascade graph                      # Mermaid, paste into Markdown
   cascade graph -o dot | dot -Tsvg > stream.svg
   cascade graph -o json | jq '.edges'`,
@@ -144,16 +152,20 @@ config) dashed. It makes no network call. A dependency cycle is refused (exit 5)
 			if err != nil {
 				return err
 			}
+			if err := discoverForGraph(cmd.Context(), g, cfg); err != nil {
+				return err
+			}
 			e := &engine.Engine{Config: cfg, Workspace: workspace}
 			gr, err := e.Graph()
 			if err != nil {
 				return err
 			}
-			rebuild := map[string]string{}
+			rebuild, declared := map[string]string{}, map[string]string{}
 			for _, im := range cfg.Images {
 				rebuild[im.Name] = im.Rebuild.Kind()
+				declared[im.Name] = im.DeclaredBy
 			}
-			return report.Graph(g.streams.Out, gr, rebuild, format)
+			return report.GraphDeclared(g.streams.Out, gr, rebuild, declared, format)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (default: cascade.yaml, then .github/cascade.yaml, in the workspace)")

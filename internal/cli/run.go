@@ -36,7 +36,8 @@ func newRunCmd(g *globals) *cobra.Command {
 		Use:   "run --image REF",
 		Short: "Plan, rebuild the stale dependents of REF, and pin REF's new digest in the manifests",
 		Long: `run is the step that follows a base-image build. It plans (see cascade plan),
-then dispatches the rebuild of every stale dependent the way cascade.yaml says —
+then dispatches the rebuild of every stale dependent — listed in cascade.yaml or
+declaring itself in a source its discover: section names — the way it says:
 GitHub repository_dispatch or workflow_dispatch, a Tekton PipelineRun, a signed
 webhook, or an in-registry rebase (whose own dependents cascade in the same run,
 tier by tier) — and pins REF's new digest in the workspace's manifests (see

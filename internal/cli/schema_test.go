@@ -251,7 +251,7 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 	const digest = "sha256:" + hex64
 	dep := func(edit func(map[string]any)) map[string]any {
 		d := map[string]any{"name": "a", "image": "r/a:1", "digest": "", "depth": 1, "base": "b", "status": "stale",
-			"evidence": "annotation", "reason": "x", "builtOn": "", "rebuild": "webhook", "action": "dispatch", "via": "", "platforms": []any{}}
+			"evidence": "annotation", "reason": "x", "builtOn": "", "rebuild": "webhook", "declaredBy": "config", "action": "dispatch", "via": "", "platforms": []any{}}
 		if edit != nil {
 			edit(d)
 		}
@@ -260,7 +260,7 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 	plan := func(edit func(map[string]any)) map[string]any {
 		p := map[string]any{"schemaVersion": 1, "image": "r/b:1", "digest": digest, "index": false, "roots": []any{"b"},
 			"dependents": []any{dep(nil)}, "summary": map[string]any{"dependents": 1, "stale": 1, "current": 0, "unknown": 0, "dispatches": 1},
-			"refusals": []any{}}
+			"refusals": []any{}, "skippedDeclarations": []any{}}
 		if edit != nil {
 			edit(p)
 		}
@@ -290,6 +290,17 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 		{"a key the schema does not list (strict in tests)", "plan", plan(func(p map[string]any) {
 			p["dependents"] = []any{dep(func(d map[string]any) { d["color"] = "red" })}
 		}), false},
+		{"declared by a repository", "plan", plan(func(p map[string]any) {
+			p["dependents"] = []any{dep(func(d map[string]any) { d["declaredBy"] = "github:acme/app-b@0123456789ab" })}
+			p["skippedDeclarations"] = []any{map[string]any{"source": "tekton:ci/x", "path": "metadata.annotations[cascade.dev/from]", "reason": "required"}}
+		}), true},
+		{"declared somewhere unknown", "plan", plan(func(p map[string]any) {
+			p["dependents"] = []any{dep(func(d map[string]any) { d["declaredBy"] = "gitlab:acme/app-b" })}
+		}), false},
+		{"a dependent without declaredBy", "plan", plan(func(p map[string]any) {
+			p["dependents"] = []any{dep(func(d map[string]any) { delete(d, "declaredBy") })}
+		}), false},
+		{"no skippedDeclarations", "plan", plan(func(p map[string]any) { delete(p, "skippedDeclarations") }), false},
 		{"a short digest", "plan", plan(func(p map[string]any) { p["digest"] = "sha256:abc" }), false},
 		{"a claimed dispatch", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "claimed-by-another-run", "attempts": 0}), true},
 		{"an unknown dispatch status", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "sent", "attempts": 1}), false},

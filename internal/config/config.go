@@ -23,6 +23,8 @@ type Config struct {
 	Manifests  []ManifestSet `yaml:"manifests,omitempty"`
 	Limits     Limits        `yaml:"limits,omitempty"`
 	Registries Registries    `yaml:"registries,omitempty"`
+	// Discover names where dependents declare themselves (discover.go).
+	Discover *Discover `yaml:"discover,omitempty"`
 }
 
 // Image is one image cascade knows about: where it lives, what it is built
@@ -40,6 +42,10 @@ type Image struct {
 	From []string `yaml:"from,omitempty"`
 	// Rebuild says how a rebuild is started; exactly one kind is set.
 	Rebuild Rebuild `yaml:"rebuild"`
+	// DeclaredBy says where the image was declared: "" for this config,
+	// else a discovered source ("tekton:ns/pipeline",
+	// "github:owner/repo@sha"). Never read from YAML.
+	DeclaredBy string `yaml:"-"`
 }
 
 // Rebuild holds exactly one way of rebuilding an image.

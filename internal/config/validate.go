@@ -104,9 +104,10 @@ func (c *Config) Validate() error {
 	default:
 		v.add("version", "must be %d, got %d", Version, c.Version)
 	}
-	if len(c.Images) == 0 {
-		v.add("images", "at least one image is required")
+	if len(c.Images) == 0 && c.Discover == nil {
+		v.add("images", "at least one image is required (or a discover: source)")
 	}
+	v.discover("discover", c.Discover)
 	names := map[string]int{}
 	repoTags := map[string]int{}
 	for i := range c.Images {

@@ -188,13 +188,16 @@ func (e *Engine) Plan(ctx context.Context, updated imageref.Ref, opts PlanOption
 		return nil, exitcode.AsInvalid(fmt.Errorf("resolving %s: registry has digest %s", updated.Original, head.Digest))
 	}
 	updated.Digest = head.Digest
-	rebuild := map[string]string{}
+	rebuild, declared := map[string]string{}, map[string]string{}
 	for _, im := range e.Config.Images {
 		rebuild[im.Name] = im.Rebuild.Kind()
+		if im.DeclaredBy != "" {
+			declared[im.Name] = im.DeclaredBy
+		}
 	}
 	in := plan.Input{
 		Updated: updated, Base: plan.Base{Ref: updated, Digest: head.Digest, Index: head.Index},
-		Roots: roots, Dependents: deps, Rebuild: rebuild, DispatchUnknown: opts.DispatchUnknown,
+		Roots: roots, Dependents: deps, Rebuild: rebuild, DeclaredBy: declared, DispatchUnknown: opts.DispatchUnknown,
 	}
 	if err := e.resolve(ctx, &in); err != nil {
 		return nil, err

@@ -495,7 +495,7 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request, st *repoSta
 		return m
 	}
 	if e.Type != "tree" {
-		writeJSON(w, http.StatusOK, item(p, e, true))
+		writeJSONConditional(w, r, item(p, e, true))
 		return
 	}
 	list := []map[string]any{}

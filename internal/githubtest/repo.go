@@ -16,6 +16,8 @@ type repoState struct {
 	pulls         []*pull
 	workflows     []Workflow
 	runs          int64
+	topics        []string // listing.go
+	archived      bool
 }
 
 type pull struct {

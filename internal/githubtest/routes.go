@@ -47,6 +47,7 @@ func (s *Server) routes() {
 		writeMessage(w, http.StatusNotFound, "Not Found")
 	})
 	h("GET /repos/{owner}/{repo}", s.getRepo)
+	s.listingRoutes()
 	h("POST /repos/{owner}/{repo}/dispatches", s.repositoryDispatch)
 	h("POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches", s.workflowDispatch)
 

@@ -274,6 +274,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	ctx := withCaller(r2.Context(), caller{token: tok, scope: scope, body: body})
 	s.mux.ServeHTTP(rec, r2.WithContext(ctx))
+	if rec.status == http.StatusNotModified {
+		// GitHub does not count a conditional request answered 304
+		// against the primary rate limit.
+		s.rate.refund()
+	}
 }
 
 // sleep waits d or until the client gives up; it reports whether to go on.
@@ -322,6 +327,15 @@ func (rl *rateLimit) take() (limit, remaining, used int, reset int64, ok bool) {
 	}
 	rl.used++
 	return rl.limit, rl.limit - rl.used, rl.used, rl.start.Add(rl.window).Unix(), true
+}
+
+// refund gives back the request take counted.
+func (rl *rateLimit) refund() {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if rl.used > 0 {
+		rl.used--
+	}
 }
 
 // setRateHeaders writes the x-ratelimit-* headers and reports whether the

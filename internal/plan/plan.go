@@ -52,6 +52,21 @@ type Plan struct {
 	// that cannot be used, a rollback): the run's phase 1, which `cascade
 	// plan` runs too. Empty when a run would go ahead.
 	Refusals []string `json:"refusals"`
+	// SkippedDeclarations are the dependents' declarations discovery left
+	// out of the run (internal/discover): invalid, shadowed by the
+	// config, or for a registry not allowed. Empty without discovery.
+	SkippedDeclarations []SkippedDeclaration `json:"skippedDeclarations"`
+}
+
+// SkippedDeclaration is one declaration left out, with where and why.
+type SkippedDeclaration struct {
+	// Source is where it was declared ("github:acme/app-b@1a2b3c4d5e6f",
+	// "tekton:ci/app-a-build").
+	Source string `json:"source"`
+	// Path is the field path of the problem in the declaration ("" when
+	// the whole declaration is concerned).
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // Summary counts the dependents by verdict and the planned dispatches.
@@ -81,7 +96,11 @@ type Dependent struct {
 	// Rebuild is the configured rebuild kind (github, tekton, webhook,
 	// rebase).
 	Rebuild string `json:"rebuild"`
-	Action  Action `json:"action"`
+	// DeclaredBy says where the dependent was declared: "config" (the
+	// base's cascade.yaml), "tekton:ns/pipeline" or
+	// "github:owner/repo@sha" (internal/discover).
+	DeclaredBy string `json:"declaredBy"`
+	Action     Action `json:"action"`
 	// Via names the base whose rebuild carries the cascade on, for
 	// ActionCascade.
 	Via string `json:"via"`
@@ -119,6 +138,9 @@ type Input struct {
 	Digests map[string]imageref.Digest
 	// Rebuild is the rebuild kind of each configured image by name.
 	Rebuild map[string]string
+	// DeclaredBy is where each image was declared by name ("config" when
+	// missing).
+	DeclaredBy map[string]string
 	// DispatchUnknown dispatches dependents whose state is unknown.
 	DispatchUnknown bool
 }
@@ -133,6 +155,8 @@ func Build(in Input) *Plan {
 		Roots:         []string{},
 		Dependents:    []Dependent{},
 		Refusals:      []string{},
+
+		SkippedDeclarations: []SkippedDeclaration{},
 	}
 	for _, r := range in.Roots {
 		p.Roots = append(p.Roots, r.ID)
@@ -202,7 +226,10 @@ func (d *Decider) Decide(gd graph.Dependent) Dependent {
 
 func decideDependent(in Input, gd graph.Dependent, roots map[string]bool, done map[string]Action) Dependent {
 	n := gd.Node
-	d := Dependent{Name: n.ID, Image: n.Ref.Original, Depth: gd.Depth, Rebuild: in.Rebuild[n.ID], Platforms: []Platform{}}
+	d := Dependent{Name: n.ID, Image: n.Ref.Original, Depth: gd.Depth, Rebuild: in.Rebuild[n.ID], DeclaredBy: in.DeclaredBy[n.ID], Platforms: []Platform{}}
+	if d.DeclaredBy == "" {
+		d.DeclaredBy = "config"
+	}
 	img := in.Images[n.ID]
 	if img != nil {
 		d.Digest = string(img.Digest)

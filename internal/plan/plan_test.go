@@ -168,12 +168,20 @@ func TestBuildTransitiveAndActions(t *testing.T) {
 			"cron": single(registry.Manifest{Annotations: map[string]string{registry.BaseDigestKey: string(dg('7')),
 				registry.BaseNameKey: "reg.io/acme/app-b:latest"}}),
 		},
-		Rebuild: map[string]string{"app-a": "github", "app-b": "tekton"},
+		Rebuild:    map[string]string{"app-a": "github", "app-b": "tekton"},
+		DeclaredBy: map[string]string{"app-b": "tekton:ci/app-b-build", "cron": "github:acme/cron@0123456789ab"},
 	}
 	p := Build(in)
 	got := map[string]string{}
+	declared := map[string]string{}
 	for _, d := range p.Dependents {
 		got[d.Name] = string(d.Status) + "/" + string(d.Action) + "/" + d.Via
+		declared[d.Name] = d.DeclaredBy
+	}
+	wantDeclared := map[string]string{"app-a": "config", "app-b": "tekton:ci/app-b-build", "app-c": "config", "app-x": "config",
+		"worker": "config", "cron": "github:acme/cron@0123456789ab"}
+	if diff := cmp.Diff(wantDeclared, declared); diff != "" {
+		t.Errorf("declaredBy (-want +got):\n%s", diff)
 	}
 	want := map[string]string{
 		"app-a":  "stale/dispatch/",
@@ -287,7 +295,7 @@ func TestJSONShapeIsStable(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		want := []string{"action", "base", "builtOn", "depth", "digest", "evidence", "image", "name", "platforms", "reason", "rebuild", "status", "via"}
+		want := []string{"action", "base", "builtOn", "declaredBy", "depth", "digest", "evidence", "image", "name", "platforms", "reason", "rebuild", "status", "via"}
 		if diff := cmp.Diff(want, keys); diff != "" {
 			t.Errorf("%s: keys (-want +got):\n%s", d.Name, diff)
 		}

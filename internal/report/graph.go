@@ -22,6 +22,10 @@ type GraphNode struct {
 	Image    string `json:"image"`
 	External bool   `json:"external"`
 	Rebuild  string `json:"rebuild,omitempty"`
+	// DeclaredBy is where a configured or discovered image was declared
+	// ("config", "tekton:ns/pipeline", "github:owner/repo@sha"); empty
+	// for an external base.
+	DeclaredBy string `json:"declaredBy,omitempty"`
 }
 
 // GraphEdge says that To is built on From.
@@ -35,11 +39,35 @@ type GraphEdge struct {
 // Graph writes the whole image stream in format f (mermaid, dot or json).
 // rebuild maps configured image names to their rebuild kind.
 func Graph(w io.Writer, g *graph.Graph, rebuild map[string]string, f Format) error {
+	return GraphDeclared(w, g, rebuild, nil, f)
+}
+
+// GraphDeclared is Graph that also shows where each image was declared:
+// declared maps image names to a discovered source; an image it does not
+// name was declared in the config.
+func GraphDeclared(w io.Writer, g *graph.Graph, rebuild, declared map[string]string, f Format) error {
+	by := func(n *graph.Node) string {
+		switch {
+		case n.External:
+			return ""
+		case declared[n.ID] != "":
+			return declared[n.ID]
+		}
+		return "config"
+	}
+	// Labels name a discovered source; "config" is the default and not
+	// repeated on every node.
+	discovered := func(n *graph.Node) string {
+		if b := by(n); b != "config" {
+			return b
+		}
+		return ""
+	}
 	switch f {
 	case JSON:
 		out := GraphJSON{SchemaVersion: 1, Nodes: []GraphNode{}, Edges: []GraphEdge{}}
 		for _, n := range g.Nodes() {
-			out.Nodes = append(out.Nodes, GraphNode{ID: n.ID, Image: n.Ref.Original, External: n.External, Rebuild: rebuild[n.ID]})
+			out.Nodes = append(out.Nodes, GraphNode{ID: n.ID, Image: n.Ref.Original, External: n.External, Rebuild: rebuild[n.ID], DeclaredBy: by(n)})
 		}
 		for _, e := range g.Edges() {
 			out.Edges = append(out.Edges, GraphEdge{From: e.From, To: e.To, Ref: e.BaseRef.Original, Source: e.Source})
@@ -58,6 +86,9 @@ func Graph(w io.Writer, g *graph.Graph, rebuild map[string]string, f Format) err
 			if k := rebuild[n.ID]; k != "" {
 				label += "\\n(" + k + ")"
 			}
+			if d := discovered(n); d != "" {
+				label += "\\n" + d
+			}
 			fmt.Fprintf(w, "  %s [label=%s%s];\n", strconv.Quote(n.ID), dotQuote(label), attrs)
 		}
 		for _, e := range g.Edges() {
@@ -73,6 +104,9 @@ func Graph(w io.Writer, g *graph.Graph, rebuild map[string]string, f Format) err
 			label := mermaidText(n.ID)
 			if k := rebuild[n.ID]; k != "" {
 				label += "<br/>" + k
+			}
+			if d := discovered(n); d != "" {
+				label += "<br/>" + mermaidText(d)
 			}
 			if n.External {
 				fmt.Fprintf(w, "  %s([\"%s\"]):::external\n", ids[n.ID], label)

@@ -85,16 +85,19 @@ func planText(w io.Writer, p *plan.Plan) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIER\tDEPENDENT\tSTATUS\tEVIDENCE\tACTION\tREBUILD\tDIGEST\tREASON")
+	// Where each dependent was declared is shown once discovery added
+	// one (declared.go); a plan of configured images only reads as before.
+	declared := anyDiscovered(p)
+	fmt.Fprintln(tw, "TIER\tDEPENDENT\tSTATUS\tEVIDENCE\tACTION\tREBUILD\t"+declaredHeader(declared, "\t")+"DIGEST\tREASON")
 	for _, d := range p.Dependents {
 		action := string(d.Action)
 		if d.Via != "" {
 			action += " via " + d.Via
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Depth, d.Name, d.Status, d.Evidence, action,
-			dash(d.Rebuild), short(d.Digest), oneLine(d.Reason))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s%s\t%s\n", d.Depth, d.Name, d.Status, d.Evidence, action,
+			dash(d.Rebuild), declaredCell(declared, d, "\t"), short(d.Digest), oneLine(d.Reason))
 		for _, pl := range d.Platforms {
-			fmt.Fprintf(tw, "\t  %s\t%s\t%s\t\t\t%s\t%s\n", pl.Platform, pl.Status, pl.Evidence, short(pl.Digest), oneLine(pl.Reason))
+			fmt.Fprintf(tw, "\t  %s\t%s\t%s\t\t\t%s%s\t%s\n", pl.Platform, pl.Status, pl.Evidence, declaredBlank(declared, "\t"), short(pl.Digest), oneLine(pl.Reason))
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -106,6 +109,7 @@ func planText(w io.Writer, p *plan.Plan) error {
 		fmt.Fprintln(w, "Everything is up to date.")
 	}
 	refusalsText(w, p.Refusals, false)
+	skippedDeclarations(w, p, false)
 	return nil
 }
 
@@ -170,23 +174,25 @@ func planMarkdown(w io.Writer, p *plan.Plan) error {
 	PlanMermaid(w, p)
 	fmt.Fprintln(w, "```")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| tier | dependent | status | evidence | action | rebuild | reason |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	declared := anyDiscovered(p)
+	fmt.Fprintln(w, "| tier | dependent | status | evidence | action | rebuild | "+declaredHeader(declared, " | ")+"reason |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|"+declaredRule(declared)+"---|")
 	for _, d := range p.Dependents {
 		action := string(d.Action)
 		if d.Via != "" {
 			action += " via " + d.Via
 		}
-		fmt.Fprintf(w, "| %d | `%s` | %s %s | %s | %s | %s | %s |\n", d.Depth, mdCode(d.Name), statusIcon(d.Status), d.Status,
-			d.Evidence, action, dash(d.Rebuild), mdCell(d.Reason))
+		fmt.Fprintf(w, "| %d | `%s` | %s %s | %s | %s | %s | %s%s |\n", d.Depth, mdCode(d.Name), statusIcon(d.Status), d.Status,
+			d.Evidence, action, dash(d.Rebuild), mdDeclaredCell(declared, d), mdCell(d.Reason))
 		for _, pl := range d.Platforms {
-			fmt.Fprintf(w, "| %d | %s | %s %s | %s | - | - | %s |\n", d.Depth, platformCell(d.Name, pl.Platform), statusIcon(pl.Status), pl.Status,
-				pl.Evidence, mdCell(pl.Reason))
+			fmt.Fprintf(w, "| %d | %s | %s %s | %s | - | - | %s%s |\n", d.Depth, platformCell(d.Name, pl.Platform), statusIcon(pl.Status), pl.Status,
+				pl.Evidence, declaredBlank(declared, " | "), mdCell(pl.Reason))
 		}
 	}
 	s := p.Summary
 	fmt.Fprintf(w, "\n**%d** %s: **%d** stale, **%d** current, **%d** unknown; **%d** to dispatch.\n", s.Dependents, plural(s.Dependents, "dependent"), s.Stale, s.Current, s.Unknown, s.Dispatches)
 	refusalsText(w, p.Refusals, true)
+	skippedDeclarations(w, p, true)
 	return nil
 }
 

@@ -122,8 +122,12 @@ type Guarded interface {
 
 // Deps are the run's collaborators; the front door builds them.
 type Deps struct {
-	Config  *config.Config
-	Planner Planner
+	Config *config.Config
+	// Discover, when set, adds the dependents that declare themselves to
+	// Config before planning (discover.go). Planner must read the same
+	// Config.
+	Discover Discoverer
+	Planner  Planner
 	// Tags resolves the updated tag for the rollback check (nil: no
 	// check against the registry).
 	Tags    TagResolver
@@ -220,6 +224,10 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 	if req.MaxDispatches < 0 {
 		return nil, exitcode.AsInvalid(errors.New("max dispatches must be at least 1"))
 	}
+	discovered, err := d.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
 	log.Info("planning", "image", req.Image.Original)
 	d.progress().Begin("planning "+req.Image.Original, 0)
 	p, err := d.Planner.Plan(ctx, req.Image, engine.PlanOptions{DispatchUnknown: req.DispatchUnknown})
@@ -227,6 +235,7 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	reportSkipped(p, discovered)
 	s := p.Summary
 	log.Info("planned", "dependents", s.Dependents, "stale", s.Stale, "current", s.Current, "unknown", s.Unknown,
 		"elapsed", d.now().Sub(start).Round(time.Millisecond))

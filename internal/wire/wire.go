@@ -158,8 +158,13 @@ func RunDeps(o Options) (*run.Deps, error) {
 	if err != nil {
 		return nil, err
 	}
+	disc, err := Discoverer(o, cfg)
+	if err != nil {
+		return nil, err
+	}
 	hist := history.New(history.Options{Transport: res.Transport(), Keychain: res.Keychain(), Insecure: res.Insecure})
 	return &run.Deps{
+		Discover:     disc,
 		Config:       cfg,
 		Planner:      &engine.Engine{Config: cfg, Workspace: o.workspace(), Resolver: res, Log: o.Log},
 		Tags:         res,
@@ -183,7 +188,11 @@ func PlanDeps(o Options) (*run.Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &run.Deps{Config: cfg, Log: o.Log,
+	disc, err := Discoverer(o, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &run.Deps{Config: cfg, Log: o.Log, Discover: disc,
 		Planner: &engine.Engine{Config: cfg, Workspace: o.workspace(), Resolver: res, Log: o.Log}}, nil
 }
 

@@ -1,5 +1,7 @@
 // Package e2e holds cascade's end-to-end suite: the seed scenario (the
-// OpenShift "Image Stream" lab) and a multi-arch rebase chain, run on real
+// OpenShift "Image Stream" lab), its variant where the apps declare
+// themselves (a Tekton Pipeline's annotations, a repository's topic) and a
+// multi-arch rebase chain, run on real
 // components — a distribution registry, buildah builds, etcd and
 // kube-apiserver with Tekton's controller, a real Actions runner (nektos/act)
 // and a bare git remote — with cascade driven through its command line

@@ -60,7 +60,8 @@ var (
 
 // Run is a run report holding every case a renderer must show: dependents
 // of every status (stale, current, unknown), every evidence kind, every
-// action (dispatch, skip, hold, cascade), a multi-arch dependent with its
+// action (dispatch, skip, hold, cascade), dependents declared in the
+// config, by a repository and by a Tekton Pipeline, declarations skipped, a multi-arch dependent with its
 // platforms, a refusal, dispatch outcomes of every status, the plan of a
 // rebased image, and a manifest update with a change, an inserted digest
 // (Old empty) in an unnamed Kustomization, a skipped reference and a file
@@ -70,7 +71,13 @@ func Run() *report.Run {
 	tags := map[string]string{"app-a": "aa", "app-b": "ab", "app-c": "ac", "app-d": "ad", "app-e": "ae", "app-f": "af", "app-g": "a9", "app-rb": "a8", "child": "cd"}
 	dep := func(name string, depth int, st plan.Status, ev plan.Evidence, act plan.Action, rebuild, reason string) plan.Dependent {
 		d := plan.Dependent{Name: name, Image: reg + name + ":latest", Digest: digest(tags[name] + "1"),
-			Depth: depth, Base: "base", Status: st, Evidence: ev, Reason: reason, Rebuild: rebuild, Action: act, Platforms: []plan.Platform{}}
+			Depth: depth, Base: "base", Status: st, Evidence: ev, Reason: reason, Rebuild: rebuild, DeclaredBy: "config", Action: act, Platforms: []plan.Platform{}}
+		switch name { // discovered dependents (internal/discover)
+		case "app-a":
+			d.DeclaredBy = "github:acme/app-a@1a2b3c4d5e6f"
+		case "app-b":
+			d.DeclaredBy = "tekton:builds/app-b"
+		}
 		if ev == plan.EvidenceAnnotation || ev == plan.EvidenceLabel || ev == plan.EvidenceDockerfile {
 			d.BuiltOn = BaseOld
 		}
@@ -111,6 +118,10 @@ func Run() *report.Run {
 		},
 		Summary:  plan.Summary{Dependents: 9, Stale: 5, Current: 1, Unknown: 3, Dispatches: 4},
 		Refusals: []string{"blast radius: 5 dispatches planned over the whole cascade (4 now, 5 after rebases), over the limit of 4 (raise limits.maxDispatches or pass --max-dispatches)"},
+		SkippedDeclarations: []plan.SkippedDeclaration{
+			{Source: "github:acme/legacy@0f0f0f0f0f0f", Path: "images[0].rebuild.webhook", Reason: "a repository can only declare a GitHub dispatch to itself (acme/legacy)"},
+			{Source: "github:acme/no-file", Path: "", Reason: "carries the topic cascade-dependent but has no .github/cascade.yaml on main"},
+		},
 	}
 	cascaded := &plan.Plan{
 		SchemaVersion: plan.SchemaVersion,
@@ -122,8 +133,9 @@ func Run() *report.Run {
 			d.Base = "app-rb"
 			return d
 		}()},
-		Summary:  plan.Summary{Dependents: 1, Stale: 1, Dispatches: 1},
-		Refusals: []string{},
+		Summary:             plan.Summary{Dependents: 1, Stale: 1, Dispatches: 1},
+		Refusals:            []string{},
+		SkippedDeclarations: []plan.SkippedDeclaration{},
 	}
 	key := func(name string) string { return name + "-b20000000000" }
 	return &report.Run{
