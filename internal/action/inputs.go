@@ -1,11 +1,9 @@
 package action
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/sethvargo/go-githubactions"
 
@@ -106,64 +104,21 @@ func (in *Inputs) fromEvent(gh *githubactions.GitHubContext) error {
 	if gh == nil || gh.Event == nil {
 		return nil
 	}
-	var src map[string]any
-	var from, ctxKey string
-	switch gh.EventName {
-	case "repository_dispatch":
-		src, _ = gh.Event["client_payload"].(map[string]any)
-		from, ctxKey = "client_payload", "cascade"
-	case "workflow_dispatch":
-		src, _ = gh.Event["inputs"].(map[string]any)
-		from, ctxKey = "inputs", "cascade-context"
-	default:
-		return nil
-	}
-	if src == nil {
-		return nil
-	}
-	switch c := src[ctxKey].(type) {
-	case nil:
-	case string:
-		in.CascadeContext = strings.TrimSpace(c)
-	case map[string]any:
-		b, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("event %s.%s: %w", from, ctxKey, err)
-		}
-		in.CascadeContext = string(b)
-	default:
-		return fmt.Errorf("event %s.%s: want an object, got %T", from, ctxKey, c)
-	}
-	if in.Image != "" {
-		return nil
-	}
-	image, err := eventString(src, from, "image")
+	ev, err := wire.ParseEvent(gh.EventName, gh.Event)
 	if err != nil {
 		return err
 	}
-	digest, err := eventString(src, from, "digest")
-	if err != nil {
-		return err
+	if ev.Cascade != "" {
+		in.CascadeContext = ev.Cascade
 	}
-	if image == "" {
+	if in.Image != "" || ev.Image == "" {
 		return nil
 	}
-	in.Image, in.ImageFrom = image, from
+	in.Image, in.ImageFrom = ev.Image, ev.From
 	if in.Digest == "" {
-		in.Digest = digest
+		in.Digest = ev.Digest
 	}
 	return nil
-}
-
-func eventString(src map[string]any, from, key string) (string, error) {
-	switch v := src[key].(type) {
-	case nil:
-		return "", nil
-	case string:
-		return strings.TrimSpace(v), nil
-	default:
-		return "", fmt.Errorf("event %s.%s: want a string, got %T", from, key, v)
-	}
 }
 
 // request is the run.Request the inputs make: the image and digest

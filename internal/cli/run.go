@@ -2,14 +2,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/history"
 	"github.com/imagecascade/cascade/internal/report"
 	cascaderun "github.com/imagecascade/cascade/internal/run"
@@ -110,15 +107,14 @@ func runCascade(ctx context.Context, g *globals, f *runFlags) error {
 // run` and `cascade import` read flags and the environment.
 func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, error) {
 	var req cascaderun.Request
-	if f.claimSettle <= 0 {
-		return nil, req, exitcode.AsInvalid(fmt.Errorf("--claim-settle %s: must be positive", f.claimSettle))
-	}
-	if f.maxDispatchesSet && f.maxDispatches < 1 {
-		return nil, req, exitcode.AsInvalid(fmt.Errorf("--max-dispatches %d: must be at least 1 (leave it unset to use limits.maxDispatches)", f.maxDispatches))
-	}
+	// --claim-settle and --max-dispatches were checked with every other
+	// flag (flagrules.go) before the command ran.
 	raw := f.cascadeContext
 	if raw == "" {
-		raw = cascadeFromEvent()
+		var err error
+		if raw, err = cascadeFromEvent(); err != nil {
+			return nil, req, err
+		}
 	}
 	incoming, err := wire.ParseCascade("--cascade-context", raw)
 	if err != nil {
@@ -159,29 +155,10 @@ func (g *globals) wireOptions(f imageFlags, w writeFlags, dryRun bool) wire.Opti
 	}
 }
 
-func cascadeFromEvent() string {
-	name, path := os.Getenv("GITHUB_EVENT_NAME"), os.Getenv("GITHUB_EVENT_PATH")
-	if path == "" || (name != "repository_dispatch" && name != "workflow_dispatch") {
-		return ""
-	}
-	data, err := os.ReadFile(path)
-	if err != nil || len(data) > 1<<20 {
-		return ""
-	}
-	var ev struct {
-		ClientPayload struct {
-			Cascade json.RawMessage `json:"cascade"`
-		} `json:"client_payload"`
-		Inputs map[string]any `json:"inputs"`
-	}
-	if json.Unmarshal(data, &ev) != nil {
-		return ""
-	}
-	if len(ev.ClientPayload.Cascade) > 0 {
-		return string(ev.ClientPayload.Cascade)
-	}
-	if s, ok := ev.Inputs["cascade-context"].(string); ok {
-		return s
-	}
-	return ""
+// cascadeFromEvent is the incoming cascade context of the workflow run
+// `cascade run` runs in, from its repository_dispatch or workflow_dispatch
+// event ("" when none).
+func cascadeFromEvent() (string, error) {
+	ev, err := wire.ReadEvent(os.Getenv("GITHUB_EVENT_NAME"), os.Getenv("GITHUB_EVENT_PATH"))
+	return ev.Cascade, err
 }
