@@ -23,6 +23,9 @@ type Config struct {
 	Manifests  []ManifestSet `yaml:"manifests,omitempty"`
 	Limits     Limits        `yaml:"limits,omitempty"`
 	Registries Registries    `yaml:"registries,omitempty"`
+	// Clusters are the live workloads the updated image's new digest is
+	// rolled to (the cluster target; see clusters.go).
+	Clusters []Cluster `yaml:"clusters,omitempty"`
 }
 
 // Image is one image cascade knows about: where it lives, what it is built

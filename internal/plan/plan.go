@@ -52,6 +52,9 @@ type Plan struct {
 	// that cannot be used, a rollback): the run's phase 1, which `cascade
 	// plan` runs too. Empty when a run would go ahead.
 	Refusals []string `json:"refusals"`
+	// Workloads are the live workloads of the configured clusters that
+	// reference the updated repository (the cluster target, issue 17).
+	Workloads []Workload `json:"workloads,omitempty"`
 }
 
 // Summary counts the dependents by verdict and the planned dispatches.

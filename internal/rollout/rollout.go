@@ -18,6 +18,7 @@ import (
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/manifests"
+	"github.com/imagecascade/cascade/internal/plan"
 )
 
 // FollowAnnotation opts a workload in without OpenShift's triggers
@@ -44,7 +45,7 @@ const DefaultPageSize = 500
 const DefaultConcurrency = 8
 
 // Status is what happens, or happened, to one workload.
-type Status string
+type Status = plan.WorkloadStatus
 
 const (
 	// StatusRoll: opted in and not at the digest; the dry run passed.
@@ -68,29 +69,10 @@ const (
 )
 
 // Change is one container moved.
-type Change struct {
-	// Field is the container's place, e.g. "containers[name=web].image".
-	Field string `json:"field"`
-	From  string `json:"from"`
-	To    string `json:"to"`
-}
+type Change = plan.WorkloadChange
 
 // Workload is one live object that references the updated repository.
-type Workload struct {
-	Cluster   string   `json:"cluster,omitempty"`
-	Kind      string   `json:"kind"`
-	Namespace string   `json:"namespace"`
-	Name      string   `json:"name"`
-	Status    Status   `json:"status"`
-	Reason    string   `json:"reason,omitempty"`
-	Changes   []Change `json:"changes,omitempty"`
-
-	// apply is the server-side apply body (nil when nothing to apply).
-	apply []byte
-}
-
-// ID is "Kind namespace/name".
-func (w Workload) ID() string { return w.Kind + " " + w.Namespace + "/" + w.Name }
+type Workload = plan.Workload
 
 // Result is the cluster target's outcome for one updated image.
 type Result struct {
@@ -99,6 +81,11 @@ type Result struct {
 	Workloads []Workload `json:"workloads"`
 	// Notes say what was not looked at (a kind whose API is absent).
 	Notes []string `json:"notes,omitempty"`
+
+	// bodies are the apply bodies of the workloads that roll, by index;
+	// errs the failures, by index.
+	bodies map[int][]byte
+	errs   map[int]error
 }
 
 // Count returns how many workloads have status s.
@@ -119,9 +106,13 @@ func (r *Result) Rollouts() int { return r.Count(StatusRoll) + r.Count(StatusRol
 // Err joins the failures.
 func (r *Result) Err() error {
 	var errs []error
-	for _, w := range r.Workloads {
+	for i, w := range r.Workloads {
 		if w.Status == StatusFailed {
-			errs = append(errs, fmt.Errorf("%s: %s", w.ID(), w.Reason))
+			err := fmt.Errorf("%s: %s", w.ID(), w.Reason)
+			if e, ok := r.errs[i]; ok {
+				err = classify(fmt.Errorf("%s: %w", w.ID(), e))
+			}
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -186,8 +177,7 @@ func (c *Cluster) Plan(ctx context.Context, image imageref.Ref) (*Result, error)
 	if image.Digest == "" || image.Tag == "" {
 		return nil, exitcode.AsInvalid(fmt.Errorf("the cluster target needs the updated image's tag and digest, got %q", image.String()))
 	}
-	res := &Result{Image: image.Short() + "@" + string(image.Digest), Workloads: []Workload{}}
-	manager := FieldManager(image)
+	res := &Result{Image: image.Short() + "@" + string(image.Digest), Workloads: []Workload{}, bodies: map[int][]byte{}, errs: map[int]error{}}
 	for _, kind := range c.kinds() {
 		served, err := c.api.Served(ctx, kind)
 		if err != nil {
@@ -213,8 +203,11 @@ func (c *Cluster) Plan(ctx context.Context, image imageref.Ref) (*Result, error)
 					return nil, classify(fmt.Errorf("listing %ss in %s: %w", kind, where, err))
 				}
 				for i := range page {
-					if w, ok := decide(&page[i], image, manager); ok {
+					if w, body, ok := decide(&page[i], image); ok {
 						w.Cluster = c.target.Name
+						if body != nil {
+							res.bodies[len(res.Workloads)] = body
+						}
 						res.Workloads = append(res.Workloads, w)
 					}
 				}
@@ -243,6 +236,7 @@ func (c *Cluster) applyAll(ctx context.Context, res *Result, image imageref.Ref,
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
+	var mu sync.Mutex // guards res.errs
 	for i := range res.Workloads {
 		w := &res.Workloads[i]
 		if w.Status != StatusRoll {
@@ -265,7 +259,12 @@ func (c *Cluster) applyAll(ctx context.Context, res *Result, image imageref.Ref,
 			if dryRun {
 				opts.DryRun = []string{metav1.DryRunAll}
 			}
-			err := c.api.Apply(ctx, w.Kind, w.Namespace, w.Name, w.apply, opts)
+			err := c.api.Apply(ctx, w.Kind, w.Namespace, w.Name, res.bodies[i], opts)
+			if err != nil {
+				mu.Lock()
+				res.errs[i] = err
+				mu.Unlock()
+			}
 			switch {
 			case err != nil && dryRun:
 				w.Status, w.Reason = StatusFailed, "server-side dry run: "+err.Error()
@@ -348,10 +347,10 @@ func (c container) field() string {
 
 // decide reads one object: false when it references neither the updated
 // repository nor (through a trigger) the updated image.
-func decide(o *Object, image imageref.Ref, manager string) (Workload, bool) {
-	w := Workload{Kind: o.Kind, Namespace: o.Meta.Namespace, Name: o.Meta.Name}
+func decide(o *Object, image imageref.Ref) (w Workload, body []byte, ok bool) {
+	w = Workload{Kind: o.Kind, Namespace: o.Meta.Namespace, Name: o.Meta.Name}
 	if o.PodSpec == nil {
-		return w, false
+		return w, nil, false
 	}
 	var trig manifests.Triggers
 	var trigErr error
@@ -426,7 +425,7 @@ func decide(o *Object, image imageref.Ref, manager string) (Workload, bool) {
 		}
 	}
 	if len(relevant) == 0 {
-		return w, false
+		return w, nil, false
 	}
 	w.Reason = strings.Join(notes, "; ")
 	switch owner := gitOps(&o.Meta); {
@@ -437,7 +436,7 @@ func decide(o *Object, image imageref.Ref, manager string) (Workload, bool) {
 		w.Changes = moves
 	case len(moves) > 0:
 		w.Status, w.Changes = StatusRoll, moves
-		w.apply = applyBody(o, relevant, keep)
+		body = applyBody(o, relevant, keep)
 	case current > 0:
 		w.Status, w.Reason = StatusCurrent, joinReason("already at "+string(image.Digest), w.Reason)
 	case paused > 0:
@@ -448,7 +447,7 @@ func decide(o *Object, image imageref.Ref, manager string) (Workload, bool) {
 	default:
 		w.Status = StatusSkipped
 	}
-	return w, true
+	return w, body, true
 }
 
 func joinReason(a, b string) string {
