@@ -260,16 +260,17 @@ func (c *Cluster) applyAll(ctx context.Context, res *Result, image imageref.Ref,
 				opts.DryRun = []string{metav1.DryRunAll}
 			}
 			err := c.api.Apply(ctx, w.Kind, w.Namespace, w.Name, res.bodies[i], opts)
-			if err != nil {
+			switch {
+			case err != nil:
+				if dryRun {
+					err = fmt.Errorf("server-side dry run: %w", err)
+				} else {
+					err = fmt.Errorf("apply: %w", err)
+				}
 				mu.Lock()
 				res.errs[i] = err
 				mu.Unlock()
-			}
-			switch {
-			case err != nil && dryRun:
-				w.Status, w.Reason = StatusFailed, "server-side dry run: "+err.Error()
-			case err != nil:
-				w.Status, w.Reason = StatusFailed, "apply: "+err.Error()
+				w.Status, w.Reason = StatusFailed, err.Error()
 			case !dryRun:
 				w.Status = StatusRolled
 			}
