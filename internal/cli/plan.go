@@ -82,6 +82,7 @@ func newResolver(g *globals, cfg *config.Config, extra ...registry.Option) (*reg
 func newPlanCmd(g *globals) *cobra.Command {
 	var f imageFlags
 	var dispatchUnknown bool
+	var clusters clusterFlags
 	cmd := &cobra.Command{
 		Use:   "plan --image REF",
 		Short: "Show which images built on REF are stale and what would be rebuilt (no side effects)",
@@ -95,6 +96,11 @@ It also runs the checks cascade run makes before sending anything — the blast
 radius over the whole cascade (tiers that in-registry rebases open included),
 the depth limit and loops, every rebuild template rendered for its target —
 and lists what a run would refuse, exiting as that run would.
+
+With a clusters: section in the config it lists the live workloads that follow
+REF's repository: those that would roll to the new digest (each change checked
+by a server-side dry run, which changes nothing) and why the others would not
+(not opted in, paused trigger, another tag, owned by Argo CD or Flux, current).
 
 Exit codes: 0 planned (also when nothing is stale), 2 invalid input or config
 (or a template that fails for a target), 4 registry unavailable (safe to
@@ -135,7 +141,11 @@ re-run), 5 a run would be refused (blast radius, depth, cycle, host not allowed)
 			// run would make over limits, depth, loops and templates.
 			// Credentials are the run's environment's, and the history is
 			// not read: plan asks the registry only what planning needs.
-			d := &cascaderun.Deps{Config: cfg, Log: g.logger(),
+			targets, err := clusterTargets(clusters, cfg, g.redactor)
+			if err != nil {
+				return err
+			}
+			d := &cascaderun.Deps{Config: cfg, Log: g.logger(), Clusters: targets,
 				Planner: &engine.Engine{Config: cfg, Workspace: f.workspace, Resolver: res, Log: g.logger()}}
 			p, err := cascaderun.Prepare(cmd.Context(), d, cascaderun.Request{Image: updated, DryRun: true, DispatchUnknown: dispatchUnknown})
 			if err != nil {
@@ -149,6 +159,7 @@ re-run), 5 a run would be refused (blast radius, depth, cycle, host not allowed)
 	}
 	f.register(cmd, "text, json, markdown")
 	cmd.Flags().BoolVar(&dispatchUnknown, "dispatch-unknown", false, "plan to rebuild dependents whose state is unknown too")
+	clusters.register(cmd.Flags(), true)
 	return cmd
 }
 

@@ -109,8 +109,9 @@ func Run() *report.Run {
 			multi,
 			child,
 		},
-		Summary:  plan.Summary{Dependents: 9, Stale: 5, Current: 1, Unknown: 3, Dispatches: 4},
-		Refusals: []string{"blast radius: 5 dispatches planned over the whole cascade (4 now, 5 after rebases), over the limit of 4 (raise limits.maxDispatches or pass --max-dispatches)"},
+		Summary:   plan.Summary{Dependents: 9, Stale: 5, Current: 1, Unknown: 3, Dispatches: 4},
+		Refusals:  []string{"blast radius: 5 dispatches planned over the whole cascade (4 now, 5 after rebases), over the limit of 4 (raise limits.maxDispatches or pass --max-dispatches)"},
+		Workloads: liveWorkloads(reg+"base:latest", BaseOld, BaseNew),
 	}
 	cascaded := &plan.Plan{
 		SchemaVersion: plan.SchemaVersion,
@@ -164,5 +165,23 @@ func Files() []manifests.FileResult {
 			{Line: 9, Field: "spec.containers[0].image", Ref: reg + "base:v1", Reason: "another tag: only base:latest follows the updated image"},
 			{Reason: "a templated value: {{ .Values.image }}"}}},
 		{Path: "deploy/broken.yaml", Format: "yaml", Error: "yaml: line 3: mapping values are not allowed in this context"},
+	}
+}
+
+// liveWorkloads are the cluster target's workloads in every status.
+func liveWorkloads(ref, old, new string) []plan.Workload {
+	move := []plan.WorkloadChange{{Field: "containers[name=web].image", From: ref + "@" + old, To: ref + "@" + new}}
+	w := func(kind, name string, st plan.WorkloadStatus, reason string, ch []plan.WorkloadChange) plan.Workload {
+		return plan.Workload{Cluster: "prod", Kind: kind, Namespace: "apps", Name: name, Status: st, Reason: reason, Changes: ch}
+	}
+	return []plan.Workload{
+		w("Deployment", "web", "roll", "", move),
+		w("StatefulSet", "db", "rolled", "", move),
+		w("Deployment", "api", "current", "already at "+new, nil),
+		w("Deployment", "legacy", "not-opted-in", "would roll if opted in (image.openshift.io/triggers or cascade.dev/follow)", nil),
+		w("Deployment", "frozen", "paused", "containers[name=web].image: its trigger is paused", nil),
+		w("Deployment", "argo", "gitops", "owned by Argo CD (annotation argocd.argoproj.io/tracking-id): change its source (cascade update), not the live object", move),
+		w("CronJob", "nightly", "skipped", "containers[name=job].image: tag \"2.0\" is not the updated tag \"latest\"", nil),
+		w("DaemonSet", "agent", "failed", "server-side dry run: daemonsets.apps \"agent\" is forbidden", move),
 	}
 }
