@@ -1,9 +1,10 @@
 // Package e2e holds cascade's end-to-end suite: the seed scenario (the
-// OpenShift "Image Stream" lab) and a multi-arch rebase chain, run on real
-// components — a distribution registry, buildah builds, etcd and
-// kube-apiserver with Tekton's controller, a real Actions runner (nektos/act)
-// and a bare git remote — with cascade driven through its command line
-// exactly as a pipeline step would run it.
+// OpenShift "Image Stream" lab) with a deploy repository and again with live
+// Deployments rolled by the cluster target, and a multi-arch rebase chain,
+// run on real components — a distribution registry, buildah builds, etcd and
+// kube-apiserver with Tekton's controller or kube-controller-manager, a real
+// Actions runner (nektos/act) and a bare git remote — with cascade driven
+// through its command line exactly as a pipeline step would run it.
 //
 // Run it with
 //
