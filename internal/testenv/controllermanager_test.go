@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -39,12 +40,10 @@ func TestControllerManagerRollsDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReplicaSets(ctx, t, cs, 1)
-	d, err := cs.AppsV1().Deployments("apps").Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:2"
-	if _, err := cs.AppsV1().Deployments("apps").Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+	// A patch, not Get+Update: the controller updates the Deployment's
+	// status meanwhile, and an Update would conflict with it.
+	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"registry.example/web:2"}]}}}}`)
+	if _, err := cs.AppsV1().Deployments("apps").Patch(ctx, "web", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitReplicaSets(ctx, t, cs, 2)
