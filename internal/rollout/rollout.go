@@ -242,11 +242,15 @@ func (c *Cluster) applyAll(ctx context.Context, res *Result, image imageref.Ref,
 		if w.Status != StatusRoll {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			w.Status, w.Reason = StatusFailed, "not applied: "+context.Cause(ctx).Error()
+		if ctx.Err() != nil {
+			err := fmt.Errorf("not applied: %w", context.Cause(ctx))
 			if dryRun {
-				w.Reason = "not checked: " + context.Cause(ctx).Error()
+				err = fmt.Errorf("not checked: %w", context.Cause(ctx))
 			}
+			mu.Lock()
+			res.errs[i] = err
+			mu.Unlock()
+			w.Status, w.Reason = StatusFailed, err.Error()
 			continue
 		}
 		sem <- struct{}{}

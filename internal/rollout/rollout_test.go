@@ -331,3 +331,22 @@ func TestFieldManager(t *testing.T) {
 		t.Errorf("long FieldManager = %q", got)
 	}
 }
+
+// TestCancelledApplyChangesNothing: once the context is cancelled no apply
+// is sent; the workload is failed with the cause, and Err says so.
+func TestCancelledApplyChangesNothing(t *testing.T) {
+	repo := "registry.example/acme/app-a"
+	cs, patches := newFake(t, deployment("web", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
+	c := New(NewKubeAPIFor(cs, nil), Target{})
+	res, err := c.Plan(context.Background(), updated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(*patches)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.Apply(ctx, updated, res)
+	if len(*patches) != n || res.Count(StatusFailed) != 1 || res.Err() == nil || !strings.Contains(res.Err().Error(), "not applied: context canceled") {
+		t.Errorf("%d patches after cancel, workloads %+v, err %v", len(*patches)-n, res.Workloads, res.Err())
+	}
+}

@@ -35,6 +35,9 @@ func (p *Prepared) prepareClusters(ctx context.Context, d *Deps, refuse func(err
 	for _, c := range d.Clusters {
 		log.Info("checking live workloads", "image", p.ref.Short())
 		res, err := c.Plan(ctx, p.ref)
+		if ctx.Err() != nil {
+			return exitcode.AsInterrupted(fmt.Errorf("checking the live workloads: %w (nothing was changed)", context.Cause(ctx)))
+		}
 		if err != nil {
 			return fmt.Errorf("checking the live workloads: %w", err)
 		}

@@ -173,3 +173,20 @@ func (namedManifests) Update(_ context.Context, ref imageref.Ref, _ bool) (*mani
 func (namedManifests) WriteBack(context.Context, imageref.Ref, *manifests.Result) (*report.WriteBack, error) {
 	return &report.WriteBack{Mode: "none"}, nil
 }
+
+// TestClustersCancelledInPhase1IsInterrupted: a run cancelled while the
+// rollouts are checked ends with exit 130 and changes nothing.
+func TestClustersCancelledInPhase1IsInterrupted(t *testing.T) {
+	t.Parallel()
+	s := newStream(map[string]string{"a": "github"}, 0)
+	ds := allKinds()
+	c := newLiveCluster(t)
+	d := deps(s, ds, &fakeHistory{}, nil)
+	d.Clusters = c.target()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, d, baseRequest())
+	if exitcode.Of(err) != exitcode.Interrupted || ds.count() != 0 || c.real != 0 || c.dryRuns != 0 {
+		t.Errorf("exit %d (%v); %d dispatches, %d dry runs, %d applies", exitcode.Of(err), err, ds.count(), c.dryRuns, c.real)
+	}
+}
