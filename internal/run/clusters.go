@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
+	"github.com/imagecascade/cascade/internal/history"
 	"github.com/imagecascade/cascade/internal/imageref"
 	"github.com/imagecascade/cascade/internal/manifests"
 	"github.com/imagecascade/cascade/internal/plan"
@@ -119,5 +120,47 @@ func (p *Prepared) rollClusters(ctx context.Context, d *Deps) (touched bool, err
 			errs = append(errs, err)
 		}
 	}
+	if err := p.recordRollouts(ctx, d); err != nil {
+		errs = append(errs, err)
+	}
 	return touched, errors.Join(errs...)
+}
+
+// recordRollouts records what phase 2 rolled, or failed to, as a
+// generation of the updated image (as p.record does for dispatches: with
+// a fresh, bounded context once the run is cancelled). A re-run needs no
+// record to be a no-op — a workload at the digest is current — but the
+// history says when and by which run each workload moved.
+func (p *Prepared) recordRollouts(ctx context.Context, d *Deps) error {
+	if d.History == nil {
+		return nil
+	}
+	now := d.now()
+	var ros []history.Rollout
+	for _, res := range p.clusters {
+		for _, w := range res.Workloads {
+			if w.Status != rollout.StatusRolled && w.Status != rollout.StatusFailed {
+				continue
+			}
+			ro := history.Rollout{Cluster: w.Cluster, Workload: w.ID(), Status: string(w.Status), Time: now.UTC()}
+			if w.Status == rollout.StatusFailed {
+				ro.Error = w.Reason
+			}
+			ros = append(ros, ro)
+		}
+	}
+	if len(ros) == 0 {
+		return nil
+	}
+	timeout := d.RecordTimeout
+	if timeout <= 0 {
+		timeout = DefaultRecordTimeout
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	g := history.Generation{RunID: p.runID, Previous: p.previous, Rollouts: ros}
+	if err := d.History.Record(rctx, p.ref, g); err != nil {
+		return exitcode.AsPartial(fmt.Errorf("recording the rollouts in the history of %s (they happened): %w", p.ref.Short(), err))
+	}
+	return nil
 }

@@ -97,12 +97,28 @@ func TestClustersRollInPhase2(t *testing.T) {
 	if got := workloadStatuses(out); len(got) != 1 || got[0] != "web/rolled" || c.dryRuns != 1 || c.real != 1 {
 		t.Errorf("workloads %v, %d dry runs, %d applies", got, c.dryRuns, c.real)
 	}
+	var recorded []string
+	for _, g := range h.records() {
+		for _, ro := range g.Rollouts {
+			recorded = append(recorded, ro.Cluster+"/"+ro.Workload+"/"+ro.Status)
+		}
+	}
+	if len(recorded) != 1 || recorded[0] != "test/Deployment apps/web/rolled" {
+		t.Errorf("history records rollouts %v", recorded)
+	}
 	out, err = Run(context.Background(), d, baseRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := workloadStatuses(out); len(got) != 1 || got[0] != "web/current" || c.real != 1 {
 		t.Errorf("re-run: workloads %v, %d applies", got, c.real)
+	}
+	rollouts := 0
+	for _, g := range h.records() {
+		rollouts += len(g.Rollouts)
+	}
+	if rollouts != 1 {
+		t.Errorf("the re-run recorded rollouts again: %d in all", rollouts)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/imagecascade/cascade/internal/history"
 	"github.com/imagecascade/cascade/internal/plan"
 	"github.com/imagecascade/cascade/internal/report"
 	"github.com/imagecascade/cascade/internal/testenv"
@@ -163,6 +164,18 @@ clusters:
 				t.Errorf("%s moved: %s, %d ReplicaSets", name, img, len(replicaSets(ctx, t, cs, name)))
 			}
 		}
+	}
+
+	var gens []history.Generation
+	cascadeJSON(t, ctx, nil, &gens, "history", "--image", appA, "--workspace", platform)
+	var rolled []string
+	for _, g := range gens {
+		for _, ro := range g.Rollouts {
+			rolled = append(rolled, g.Digest+" "+ro.Workload+" "+ro.Status)
+		}
+	}
+	if diff := cmp.Diff([]string{newA + " Deployment shop/app-a rolled"}, rolled); diff != "" {
+		t.Errorf("app-a's history of rollouts (-want +got):\n%s", diff)
 	}
 
 	c.step("7", "the pipelines run again: nothing changes")
