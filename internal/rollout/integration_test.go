@@ -1,4 +1,4 @@
-package rollout
+package rollout_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/imagecascade/cascade/internal/rollout"
 	"github.com/imagecascade/cascade/internal/testenv"
 )
 
@@ -47,8 +48,8 @@ func TestRolloutOnRealCluster(t *testing.T) {
 	mk(deployment("app-a", trig(`spec.template.spec.containers[?(@.name=="web")].image`, false), ctr("web", repo+":1.0@"+oldDigest)))
 	mk(deployment("paused", trig(`spec.template.spec.containers[?(@.name=="web")].image`, true), ctr("web", repo+":1.0@"+oldDigest)))
 	mk(deployment("not-opted-in", nil, ctr("web", repo+":1.0@"+oldDigest)))
-	mk(deployment("argo", map[string]string{FollowAnnotation: "true", "argocd.argoproj.io/tracking-id": "x"}, ctr("web", repo+":1.0@"+oldDigest)))
-	follow := map[string]string{FollowAnnotation: "true"}
+	mk(deployment("argo", map[string]string{rollout.FollowAnnotation: "true", "argocd.argoproj.io/tracking-id": "x"}, ctr("web", repo+":1.0@"+oldDigest)))
+	follow := map[string]string{rollout.FollowAnnotation: "true"}
 	tmpl := func(app string) (*metav1.LabelSelector, corev1.PodTemplateSpec) {
 		labels := map[string]string{"app": app}
 		return &metav1.LabelSelector{MatchLabels: labels},
@@ -80,7 +81,11 @@ func TestRolloutOnRealCluster(t *testing.T) {
 		return len(replicaSets(ctx, t, cs, "app-a")) == 1 && len(revisions(ctx, t, cs)) == 2
 	})
 
-	c := New(NewKubeAPIFor(cs, nil), Target{Name: "test", Namespaces: []string{"apps"}, PageSize: 2})
+	api, err := rollout.NewKubeAPI(k.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rollout.New(api, rollout.Target{Name: "test", Namespaces: []string{"apps"}, PageSize: 2})
 	res, err := c.Plan(ctx, updated)
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +94,8 @@ func TestRolloutOnRealCluster(t *testing.T) {
 		t.Fatalf("dry run: %v", err)
 	}
 	got := byName(t, res)
-	for name, st := range map[string]Status{"app-a": StatusRoll, "paused": StatusPaused, "not-opted-in": StatusNotOptedIn, "argo": StatusGitOps,
-		"set": StatusRoll, "daemon": StatusRoll, "nightly": StatusRoll} {
+	for name, st := range map[string]rollout.Status{"app-a": rollout.StatusRoll, "paused": rollout.StatusPaused, "not-opted-in": rollout.StatusNotOptedIn, "argo": rollout.StatusGitOps,
+		"set": rollout.StatusRoll, "daemon": rollout.StatusRoll, "nightly": rollout.StatusRoll} {
 		if got[name].Status != st {
 			t.Errorf("plan: %s is %q (%s), want %q", name, got[name].Status, got[name].Reason, st)
 		}
@@ -104,7 +109,7 @@ func TestRolloutOnRealCluster(t *testing.T) {
 	if err := res.Err(); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	if n := res.Count(StatusRolled); n != 4 {
+	if n := res.Count(rollout.StatusRolled); n != 4 {
 		t.Fatalf("%d rolled, want 4: %+v", n, res.Workloads)
 	}
 	pin := repo + ":1.0@" + newDigest
@@ -145,7 +150,7 @@ func TestRolloutOnRealCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range d.ManagedFields {
-		if f.Manager != FieldManager(updated) {
+		if f.Manager != rollout.FieldManager(updated) {
 			continue
 		}
 		fields := string(f.FieldsV1.Raw)
@@ -161,7 +166,7 @@ func TestRolloutOnRealCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Apply(ctx, updated, res2)
-	if res2.Rollouts() != 0 || res2.Count(StatusCurrent) != 4 {
+	if res2.Rollouts() != 0 || res2.Count(rollout.StatusCurrent) != 4 {
 		t.Errorf("second run: %+v", res2.Workloads)
 	}
 	d, err = cs.AppsV1().Deployments("apps").Get(ctx, "app-a", metav1.GetOptions{})
@@ -185,7 +190,7 @@ func TestRolloutDryRunChecksPermissions(t *testing.T) {
 	}
 	admin := kubernetes.NewForConfigOrDie(k.RESTConfig())
 	repo := "registry.example/acme/app-a"
-	if _, err := admin.AppsV1().Deployments("apps").Create(ctx, deployment("web", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0")), metav1.CreateOptions{}); err != nil {
+	if _, err := admin.AppsV1().Deployments("apps").Create(ctx, deployment("web", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0")), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	role := &rbacv1.Role{
@@ -202,15 +207,15 @@ func TestRolloutDryRunChecksPermissions(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	api, err := NewKubeAPI(k.UserRESTConfig(t, "alice"))
+	api, err := rollout.NewKubeAPI(k.UserRESTConfig(t, "alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := New(api, Target{Namespaces: []string{"apps"}}).Plan(ctx, updated)
+	res, err := rollout.New(api, rollout.Target{Namespaces: []string{"apps"}}).Plan(ctx, updated)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Count(StatusFailed) != 1 || !strings.Contains(res.Err().Error(), "forbidden") {
+	if res.Count(rollout.StatusFailed) != 1 || !strings.Contains(res.Err().Error(), "forbidden") {
 		t.Errorf("dry run as a user without patch: %+v", res.Workloads)
 	}
 	d, err := admin.AppsV1().Deployments("apps").Get(ctx, "web", metav1.GetOptions{})

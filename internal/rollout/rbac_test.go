@@ -1,4 +1,4 @@
-package rollout
+package rollout_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/imagecascade/cascade/internal/rollout"
 	"github.com/imagecascade/cascade/internal/testenv"
 )
 
@@ -43,7 +44,7 @@ func rolloutRole(t *testing.T) *rbacv1.Role {
 }
 
 // TestRBACRolloutRoleIsExactlyEnough: with tekton/rbac-rollout.yaml's Role
-// a user rolls a Deployment on the real API server; without any one of its
+// a user rolls a Deployment on the real rollout.API server; without any one of its
 // verbs the run fails before changing anything (no list: the listing; no
 // patch: the server-side dry run).
 func TestRBACRolloutRoleIsExactlyEnough(t *testing.T) {
@@ -69,7 +70,7 @@ func TestRBACRolloutRoleIsExactlyEnough(t *testing.T) {
 		if err := k.CreateNamespace(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
-		d := deployment("web", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0"))
+		d := deployment("web", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0"))
 		d.Namespace = ns
 		if _, err := admin.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -89,11 +90,11 @@ func TestRBACRolloutRoleIsExactlyEnough(t *testing.T) {
 		}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		api, err := NewKubeAPI(k.UserRESTConfig(t, user))
+		api, err := rollout.NewKubeAPI(k.UserRESTConfig(t, user))
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := New(api, Target{Namespaces: []string{ns}})
+		c := rollout.New(api, rollout.Target{Namespaces: []string{ns}})
 		res, err := c.Plan(ctx, updated)
 		switch drop {
 		case "":
@@ -101,7 +102,7 @@ func TestRBACRolloutRoleIsExactlyEnough(t *testing.T) {
 				t.Fatalf("%s with the Role: %v / %v", ns, err, res.Err())
 			}
 			c.Apply(ctx, updated, res)
-			if res.Count(StatusRolled) != 1 {
+			if res.Count(rollout.StatusRolled) != 1 {
 				t.Errorf("%s with the Role: %+v", ns, res.Workloads)
 			}
 		case "patch":

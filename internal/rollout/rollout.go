@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -299,8 +298,20 @@ type Object struct {
 	Kind       string
 	APIVersion string
 	Meta       metav1.ObjectMeta
-	// PodSpec is the pod template's spec.
-	PodSpec *corev1.PodSpec
+	// PodSpec is the pod template's spec (nil when it has none).
+	PodSpec *PodSpec
+}
+
+// PodSpec is the part of a pod template's spec the target reads.
+type PodSpec struct {
+	InitContainers []Container `json:"initContainers"`
+	Containers     []Container `json:"containers"`
+}
+
+// Container is a container's name and image.
+type Container struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
 }
 
 // podSpecPath is where kind keeps its pod template's spec.
@@ -372,7 +383,7 @@ func decide(o *Object, image imageref.Ref) (w Workload, body []byte, ok bool) {
 	keep := map[string]string{} // field → the value to apply
 	lists := []struct {
 		name string
-		cs   []corev1.Container
+		cs   []Container
 	}{{"initContainers", o.PodSpec.InitContainers}, {"containers", o.PodSpec.Containers}}
 	for _, l := range lists {
 		for i, c := range l.cs {

@@ -1,4 +1,4 @@
-package rollout
+package rollout_test
 
 import (
 	"context"
@@ -18,6 +18,8 @@ import (
 
 	"github.com/imagecascade/cascade/internal/exitcode"
 	"github.com/imagecascade/cascade/internal/imageref"
+	"github.com/imagecascade/cascade/internal/rollout"
+	"github.com/imagecascade/cascade/internal/rollout/rollouttest"
 )
 
 const (
@@ -71,9 +73,9 @@ func newFake(t *testing.T, objs ...runtime.Object) (*fake.Clientset, *[]k8stesti
 	return cs, &patches
 }
 
-func byName(t *testing.T, res *Result) map[string]Workload {
+func byName(t *testing.T, res *rollout.Result) map[string]rollout.Workload {
 	t.Helper()
-	m := map[string]Workload{}
+	m := map[string]rollout.Workload{}
 	for _, w := range res.Workloads {
 		m[w.Name] = w
 	}
@@ -87,19 +89,19 @@ func TestPlanDecidesEachWorkload(t *testing.T) {
 		deployment("by-index", trig("spec.template.spec.containers[1].image", false), ctr("a", repo+":1.0@"+oldDigest), ctr("b", repo+":1.0@"+oldDigest)),
 		deployment("paused", trig(`spec.template.spec.containers[?(@.name=="web")].image`, true), ctr("web", repo+":1.0")),
 		deployment("not-opted-in", nil, ctr("web", repo+":1.0")),
-		deployment("follow", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0")),
-		deployment("follow-one", map[string]string{FollowAnnotation: "b"}, ctr("a", repo+":1.0"), ctr("b", repo+":1.0")),
-		deployment("current", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0@"+newDigest)),
-		deployment("other-tag", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":2.0")),
-		deployment("other-repo", map[string]string{FollowAnnotation: "true"}, ctr("web", "registry.example/acme/app-b:1.0")),
+		deployment("follow", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0")),
+		deployment("follow-one", map[string]string{rollout.FollowAnnotation: "b"}, ctr("a", repo+":1.0"), ctr("b", repo+":1.0")),
+		deployment("current", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0@"+newDigest)),
+		deployment("other-tag", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":2.0")),
+		deployment("other-repo", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", "registry.example/acme/app-b:1.0")),
 		deployment("bad-triggers", map[string]string{"image.openshift.io/triggers": "{not json"}, ctr("web", repo+":1.0")),
 		deployment("internal-registry", trig(`spec.template.spec.containers[?(@.name=="web")].image`, false), ctr("web", "image-registry.openshift-image-registry.svc:5000/apps/app-a:1.0")),
 		func() *appsv1.Deployment {
-			d := deployment("argo", map[string]string{FollowAnnotation: "true", "argocd.argoproj.io/tracking-id": "app:apps/Deployment:apps/argo"}, ctr("web", repo+":1.0"))
+			d := deployment("argo", map[string]string{rollout.FollowAnnotation: "true", "argocd.argoproj.io/tracking-id": "app:apps/Deployment:apps/argo"}, ctr("web", repo+":1.0"))
 			return d
 		}(),
 		func() *appsv1.Deployment {
-			d := deployment("flux", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0"))
+			d := deployment("flux", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0"))
 			d.Labels = map[string]string{"kustomize.toolkit.fluxcd.io/name": "apps"}
 			return d
 		}(),
@@ -110,26 +112,26 @@ func TestPlanDecidesEachWorkload(t *testing.T) {
 		}(),
 		&batchv1.CronJob{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
-			ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "apps", Annotations: map[string]string{FollowAnnotation: "true"}},
+			ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "apps", Annotations: map[string]string{rollout.FollowAnnotation: "true"}},
 			Spec: batchv1.CronJobSpec{Schedule: "@daily", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
 				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{ctr("job", repo)}}},
 			}}},
 		},
 	}
 	cs, patches := newFake(t, objs...)
-	c := New(NewKubeAPIFor(cs, nil), Target{Name: "test", Namespaces: []string{"apps"}})
+	c := rollout.New(rollouttest.New(cs), rollout.Target{Name: "test", Namespaces: []string{"apps"}})
 	res, err := c.Plan(context.Background(), updated)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := byName(t, res)
-	want := map[string]Status{
-		"by-name": StatusRoll, "by-index": StatusRoll, "paused": StatusPaused, "not-opted-in": StatusNotOptedIn,
-		"follow": StatusRoll, "follow-one": StatusRoll, "current": StatusCurrent, "other-tag": StatusSkipped,
-		"bad-triggers": StatusSkipped, "internal-registry": StatusRoll, "argo": StatusGitOps, "flux": StatusGitOps,
-		"init": StatusRoll,
+	want := map[string]rollout.Status{
+		"by-name": rollout.StatusRoll, "by-index": rollout.StatusRoll, "paused": rollout.StatusPaused, "not-opted-in": rollout.StatusNotOptedIn,
+		"follow": rollout.StatusRoll, "follow-one": rollout.StatusRoll, "current": rollout.StatusCurrent, "other-tag": rollout.StatusSkipped,
+		"bad-triggers": rollout.StatusSkipped, "internal-registry": rollout.StatusRoll, "argo": rollout.StatusGitOps, "flux": rollout.StatusGitOps,
+		"init": rollout.StatusRoll,
 		// A CronJob following REPO (latest) is not moved for tag 1.0.
-		"nightly": StatusSkipped,
+		"nightly": rollout.StatusSkipped,
 	}
 	for name, st := range want {
 		if got[name].Status != st {
@@ -143,7 +145,7 @@ func TestPlanDecidesEachWorkload(t *testing.T) {
 		t.Errorf("%d workloads reported, want %d", len(res.Workloads), len(want))
 	}
 	pin := repo + ":1.0@" + newDigest
-	checks := map[string][]Change{
+	checks := map[string][]rollout.Change{
 		"by-name":           {{Field: "containers[name=web].image", From: repo + ":1.0", To: pin}},
 		"by-index":          {{Field: "containers[name=b].image", From: repo + ":1.0@" + oldDigest, To: pin}},
 		"follow-one":        {{Field: "containers[name=b].image", From: repo + ":1.0", To: pin}},
@@ -160,8 +162,8 @@ func TestPlanDecidesEachWorkload(t *testing.T) {
 	}
 	// Every roll was dry-run, with the dedicated manager, forced; nothing
 	// else was patched.
-	if len(*patches) != res.Count(StatusRoll) {
-		t.Errorf("%d patches, want %d dry runs", len(*patches), res.Count(StatusRoll))
+	if len(*patches) != res.Count(rollout.StatusRoll) {
+		t.Errorf("%d patches, want %d dry runs", len(*patches), res.Count(rollout.StatusRoll))
 	}
 	for _, p := range *patches {
 		if len(p.PatchOptions.DryRun) == 0 || p.PatchOptions.FieldManager != "cascade:registry.example/acme/app-a" || p.PatchOptions.Force == nil || !*p.PatchOptions.Force {
@@ -175,9 +177,9 @@ func TestPlanDecidesEachWorkload(t *testing.T) {
 // own value, so that the manager never drops a field it owned.
 func TestApplyBodyHoldsOnlyImageFields(t *testing.T) {
 	repo := "registry.example/acme/app-a"
-	d := deployment("two", map[string]string{FollowAnnotation: "b"}, ctr("a", repo+":1.0@"+oldDigest), ctr("b", repo+":1.0"), ctr("other", "busybox"))
+	d := deployment("two", map[string]string{rollout.FollowAnnotation: "b"}, ctr("a", repo+":1.0@"+oldDigest), ctr("b", repo+":1.0"), ctr("other", "busybox"))
 	cs, patches := newFake(t, d)
-	res, err := New(NewKubeAPIFor(cs, nil), Target{}).Plan(context.Background(), updated)
+	res, err := rollout.New(rollouttest.New(cs), rollout.Target{}).Plan(context.Background(), updated)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,15 +197,15 @@ func TestApplyBodyHoldsOnlyImageFields(t *testing.T) {
 // plan finds it current and applies nothing.
 func TestApplyThenRerunIsNoOp(t *testing.T) {
 	repo := "registry.example/acme/app-a"
-	cs, patches := newFake(t, deployment("web", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
-	c := New(NewKubeAPIFor(cs, nil), Target{Namespaces: []string{"apps"}})
+	cs, patches := newFake(t, deployment("web", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
+	c := rollout.New(rollouttest.New(cs), rollout.Target{Namespaces: []string{"apps"}})
 	ctx := context.Background()
 	res, err := c.Plan(ctx, updated)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Apply(ctx, updated, res)
-	if err := res.Err(); err != nil || res.Count(StatusRolled) != 1 {
+	if err := res.Err(); err != nil || res.Count(rollout.StatusRolled) != 1 {
 		t.Fatalf("apply: %v, %+v", err, res.Workloads)
 	}
 	d, err := cs.AppsV1().Deployments("apps").Get(ctx, "web", metav1.GetOptions{})
@@ -218,7 +220,7 @@ func TestApplyThenRerunIsNoOp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Count(StatusCurrent) != 1 || res.Rollouts() != 0 || len(*patches) != n {
+	if res.Count(rollout.StatusCurrent) != 1 || res.Rollouts() != 0 || len(*patches) != n {
 		t.Errorf("re-run: %+v, %d new patches", res.Workloads, len(*patches)-n)
 	}
 }
@@ -227,26 +229,26 @@ func TestApplyThenRerunIsNoOp(t *testing.T) {
 // workload, and nothing is applied for real.
 func TestDryRunFailureFailsTheWorkload(t *testing.T) {
 	repo := "registry.example/acme/app-a"
-	cs := fake.NewClientset(deployment("web", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
+	cs := fake.NewClientset(deployment("web", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
 	cs.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", nil)
 	})
-	res, err := New(NewKubeAPIFor(cs, nil), Target{}).Plan(context.Background(), updated)
+	res, err := rollout.New(rollouttest.New(cs), rollout.Target{}).Plan(context.Background(), updated)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Count(StatusFailed) != 1 || res.Err() == nil || !strings.Contains(res.Err().Error(), "server-side dry run") {
+	if res.Count(rollout.StatusFailed) != 1 || res.Err() == nil || !strings.Contains(res.Err().Error(), "server-side dry run") {
 		t.Errorf("got %+v, err %v", res.Workloads, res.Err())
 	}
 }
 
 // pagedAPI serves an API's objects a page at a time and counts requests.
 type pagedAPI struct {
-	API
+	rollout.API
 	lists, pageSize int
 }
 
-func (p *pagedAPI) List(ctx context.Context, kind, ns string, opts metav1.ListOptions) ([]Object, string, error) {
+func (p *pagedAPI) List(ctx context.Context, kind, ns string, opts metav1.ListOptions) ([]rollout.Object, string, error) {
 	p.lists++
 	if opts.Limit != int64(p.pageSize) {
 		return nil, "", apierrors.NewBadRequest("unexpected limit")
@@ -274,11 +276,11 @@ func TestPlanListsPageByPage(t *testing.T) {
 	repo := "registry.example/acme/app-a"
 	var objs []runtime.Object
 	for i := range 7 {
-		objs = append(objs, deployment("d"+string(rune('a'+i)), map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
+		objs = append(objs, deployment("d"+string(rune('a'+i)), map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
 	}
 	cs, _ := newFake(t, objs...)
-	api := &pagedAPI{API: NewKubeAPIFor(cs, nil), pageSize: 3}
-	res, err := New(api, Target{Kinds: []string{KindDeployment}, PageSize: 3}).Plan(context.Background(), updated)
+	api := &pagedAPI{API: rollouttest.New(cs), pageSize: 3}
+	res, err := rollout.New(api, rollout.Target{Kinds: []string{rollout.KindDeployment}, PageSize: 3}).Plan(context.Background(), updated)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +294,7 @@ func TestListErrorsAreClassified(t *testing.T) {
 	cs.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "", nil)
 	})
-	_, err := New(NewKubeAPIFor(cs, nil), Target{Namespaces: []string{"apps"}}).Plan(context.Background(), updated)
+	_, err := rollout.New(rollouttest.New(cs), rollout.Target{Namespaces: []string{"apps"}}).Plan(context.Background(), updated)
 	if exitcode.Of(err) != exitcode.Invalid || !strings.Contains(err.Error(), "namespace apps") {
 		t.Errorf("forbidden list: %v (exit %d)", err, exitcode.Of(err))
 	}
@@ -300,7 +302,7 @@ func TestListErrorsAreClassified(t *testing.T) {
 	cs.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewServiceUnavailable("down")
 	})
-	_, err = New(NewKubeAPIFor(cs, nil), Target{}).Plan(context.Background(), updated)
+	_, err = rollout.New(rollouttest.New(cs), rollout.Target{}).Plan(context.Background(), updated)
 	if exitcode.Of(err) != exitcode.Transient {
 		t.Errorf("unavailable list: %v (exit %d)", err, exitcode.Of(err))
 	}
@@ -308,7 +310,7 @@ func TestListErrorsAreClassified(t *testing.T) {
 
 func TestPlanNeedsTagAndDigest(t *testing.T) {
 	cs := fake.NewClientset()
-	_, err := New(NewKubeAPIFor(cs, nil), Target{}).Plan(context.Background(), imageref.MustParse("registry.example/acme/app-a:1.0"))
+	_, err := rollout.New(rollouttest.New(cs), rollout.Target{}).Plan(context.Background(), imageref.MustParse("registry.example/acme/app-a:1.0"))
 	if exitcode.Of(err) != exitcode.Invalid {
 		t.Errorf("no digest: %v", err)
 	}
@@ -316,19 +318,19 @@ func TestPlanNeedsTagAndDigest(t *testing.T) {
 
 func TestDeploymentConfigNotServedIsANote(t *testing.T) {
 	cs := fake.NewClientset()
-	res, err := New(NewKubeAPIFor(cs, nil), Target{Kinds: []string{KindDeploymentConfig}}).Plan(context.Background(), updated)
+	res, err := rollout.New(rollouttest.New(cs), rollout.Target{Kinds: []string{rollout.KindDeploymentConfig}}).Plan(context.Background(), updated)
 	if err != nil || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "DeploymentConfig") {
 		t.Errorf("got %+v, %v", res, err)
 	}
 }
 
 func TestFieldManager(t *testing.T) {
-	if got := FieldManager(updated); got != "cascade:registry.example/acme/app-a" {
+	if got := rollout.FieldManager(updated); got != "cascade:registry.example/acme/app-a" {
 		t.Errorf("FieldManager = %q", got)
 	}
 	long := imageref.MustParse("registry.example/" + strings.Repeat("a/", 70) + "x:1")
-	if got := FieldManager(long); len(got) > 128 || !strings.HasPrefix(got, "cascade:") {
-		t.Errorf("long FieldManager = %q", got)
+	if got := rollout.FieldManager(long); len(got) > 128 || !strings.HasPrefix(got, "cascade:") {
+		t.Errorf("long rollout.FieldManager = %q", got)
 	}
 }
 
@@ -336,8 +338,8 @@ func TestFieldManager(t *testing.T) {
 // is sent; the workload is failed with the cause, and Err says so.
 func TestCancelledApplyChangesNothing(t *testing.T) {
 	repo := "registry.example/acme/app-a"
-	cs, patches := newFake(t, deployment("web", map[string]string{FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
-	c := New(NewKubeAPIFor(cs, nil), Target{})
+	cs, patches := newFake(t, deployment("web", map[string]string{rollout.FollowAnnotation: "true"}, ctr("web", repo+":1.0")))
+	c := rollout.New(rollouttest.New(cs), rollout.Target{})
 	res, err := c.Plan(context.Background(), updated)
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +348,7 @@ func TestCancelledApplyChangesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	c.Apply(ctx, updated, res)
-	if len(*patches) != n || res.Count(StatusFailed) != 1 || res.Err() == nil || !strings.Contains(res.Err().Error(), "not applied: context canceled") {
+	if len(*patches) != n || res.Count(rollout.StatusFailed) != 1 || res.Err() == nil || !strings.Contains(res.Err().Error(), "not applied: context canceled") {
 		t.Errorf("%d patches after cancel, workloads %+v, err %v", len(*patches)-n, res.Workloads, res.Err())
 	}
 }

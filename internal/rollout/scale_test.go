@@ -1,4 +1,4 @@
-package rollout
+package rollout_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/imagecascade/cascade/internal/rollout"
 	"github.com/imagecascade/cascade/internal/testenv"
 )
 
@@ -37,7 +38,7 @@ func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // TestRolloutAtScaleListsNeverGets: among 600 Deployments in 3 namespaces,
-// 30 opted in, on the real API server, the cluster target reads with list
+// 30 opted in, on the real rollout.API server, the cluster target reads with list
 // pages only (never one GET per object) and sends exactly one dry-run and
 // one real apply per workload that rolls; a second run sends none.
 func TestRolloutAtScaleListsNeverGets(t *testing.T) {
@@ -65,7 +66,7 @@ func TestRolloutAtScaleListsNeverGets(t *testing.T) {
 				var ann map[string]string
 				image := fmt.Sprintf("registry.example/acme/other-%d:1.0", i)
 				if i%everyNth == 0 {
-					ann, image = map[string]string{FollowAnnotation: "true"}, repo+":1.0@"+oldDigest
+					ann, image = map[string]string{rollout.FollowAnnotation: "true"}, repo+":1.0@"+oldDigest
 				}
 				d := deployment(fmt.Sprintf("d-%03d", i), ann, ctr("web", image))
 				d.Namespace = ns
@@ -87,11 +88,11 @@ func TestRolloutAtScaleListsNeverGets(t *testing.T) {
 	ucfg := k.RESTConfig()
 	ucfg.QPS, ucfg.Burst = 0, 0 // cascade's defaults
 	ucfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
-	api, err := NewKubeAPI(ucfg)
+	api, err := rollout.NewKubeAPI(ucfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(api, Target{Namespaces: namespaces, Kinds: []string{KindDeployment}, PageSize: 100})
+	c := rollout.New(api, rollout.Target{Namespaces: namespaces, Kinds: []string{rollout.KindDeployment}, PageSize: 100})
 	start = time.Now()
 	res, err := c.Plan(ctx, updated)
 	if err != nil {
@@ -100,8 +101,8 @@ func TestRolloutAtScaleListsNeverGets(t *testing.T) {
 	planned := time.Since(start)
 	c.Apply(ctx, updated, res)
 	want := len(namespaces) * perNS / everyNth
-	if err := res.Err(); err != nil || res.Count(StatusRolled) != want || len(res.Workloads) != want {
-		t.Fatalf("rolled %d of %d reported, want %d: %v", res.Count(StatusRolled), len(res.Workloads), want, err)
+	if err := res.Err(); err != nil || res.Count(rollout.StatusRolled) != want || len(res.Workloads) != want {
+		t.Fatalf("rolled %d of %d reported, want %d: %v", res.Count(rollout.StatusRolled), len(res.Workloads), want, err)
 	}
 	t.Logf("plan (list + %d dry runs) %v, apply %v; %d list pages, %d GETs, %d PATCHes, %d other",
 		want, planned.Round(time.Millisecond), (time.Since(start) - planned).Round(time.Millisecond),
@@ -115,7 +116,7 @@ func TestRolloutAtScaleListsNeverGets(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Apply(ctx, updated, res)
-	if res.Count(StatusCurrent) != want || counter.patches.Load() != before {
-		t.Errorf("second run: %d current, %d PATCHes", res.Count(StatusCurrent), counter.patches.Load()-before)
+	if res.Count(rollout.StatusCurrent) != want || counter.patches.Load() != before {
+		t.Errorf("second run: %d current, %d PATCHes", res.Count(rollout.StatusCurrent), counter.patches.Load()-before)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/imagecascade/cascade/internal/manifests"
 	"github.com/imagecascade/cascade/internal/report"
 	"github.com/imagecascade/cascade/internal/rollout"
+	"github.com/imagecascade/cascade/internal/rollout/rollouttest"
 )
 
 // liveCluster is a fake cluster with one Deployment "web" that follows
@@ -57,7 +58,7 @@ func newLiveCluster(t *testing.T) *liveCluster {
 }
 
 func (c *liveCluster) target() []ClusterTarget {
-	return []ClusterTarget{rollout.New(rollout.NewKubeAPIFor(c.cs, nil), rollout.Target{Name: "test", Namespaces: []string{"apps"}})}
+	return []ClusterTarget{rollout.New(rollouttest.New(c.cs), rollout.Target{Name: "test", Namespaces: []string{"apps"}})}
 }
 
 func (c *liveCluster) image(t *testing.T) string {
