@@ -104,6 +104,9 @@ func historyText(w io.Writer, ref imageref.Ref, gens []history.Generation) error
 			}
 			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", d.Dependent, d.Kind, d.Status, detail)
 		}
+		for _, ro := range gen.Rollouts {
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", ro.Workload, "rollout "+ro.Cluster, ro.Status, ro.Error)
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}

@@ -58,6 +58,7 @@ func (f *imageFlags) updatedRef() (imageref.Ref, error) {
 func newPlanCmd(g *globals) *cobra.Command {
 	var f imageFlags
 	var dispatchUnknown bool
+	var clusters clusterFlags
 	cmd := &cobra.Command{
 		Use:   "plan --image REF",
 		Short: "Show which images built on REF are stale and what would be rebuilt (no side effects)",
@@ -74,6 +75,11 @@ It also runs the checks cascade run makes before sending anything — the blast
 radius over the whole cascade (tiers that in-registry rebases open included),
 the depth limit and loops, every rebuild template rendered for its target —
 and lists what a run would refuse, exiting as that run would.
+
+With a clusters: section in the config it lists the live workloads that follow
+REF's repository: those that would roll to the new digest (each change checked
+by a server-side dry run, which changes nothing) and why the others would not
+(not opted in, paused trigger, another tag, owned by Argo CD or Flux, current).
 
 Exit codes: 0 planned (also when nothing is stale), 2 invalid input or config
 (or a template that fails for a target), 4 registry unavailable (safe to
@@ -106,7 +112,9 @@ re-run), 5 a run would be refused (blast radius, depth, cycle, host not allowed)
 			// run would make over limits, depth, loops and templates.
 			// Credentials are the run's environment's, and the history is
 			// not read: plan asks the registry only what planning needs.
-			d, err := wire.PlanDeps(g.wireOptions(f, writeFlags{}, true))
+			o := g.wireOptions(f, writeFlags{}, true)
+			o.Kubeconfig, o.NoClusters = clusters.kubeconfig, !clusters.enabled
+			d, err := wire.PlanDeps(o)
 			if err != nil {
 				return err
 			}
@@ -123,6 +131,7 @@ re-run), 5 a run would be refused (blast radius, depth, cycle, host not allowed)
 	}
 	f.register(cmd, "text, json, markdown")
 	cmd.Flags().BoolVar(&dispatchUnknown, "dispatch-unknown", false, "plan to rebuild dependents whose state is unknown too")
+	clusters.register(cmd.Flags(), true)
 	return cmd
 }
 

@@ -23,6 +23,7 @@ type runFlags struct {
 	kubeconfig      string
 	allowRollback   bool
 	claimSettle     time.Duration
+	clusters        clusterFlags
 	// maxDispatchesSet: --max-dispatches (or its variable) was given.
 	maxDispatchesSet bool
 }
@@ -38,10 +39,15 @@ declaring itself in a source its discover: section names — the way it says:
 GitHub repository_dispatch or workflow_dispatch, a Tekton PipelineRun, a signed
 webhook, or an in-registry rebase (whose own dependents cascade in the same run,
 tier by tier) — and pins REF's new digest in the workspace's manifests (see
-cascade update), writing them back as --write says.
+cascade update), writing them back as --write says. With a clusters: section in
+the config, it also rolls the live workloads (Deployment, StatefulSet, DaemonSet,
+CronJob, DeploymentConfig) that opted in to REF — the image.openshift.io/triggers
+annotation or cascade.dev/follow — to REF's new digest, by server-side apply,
+after a server-side dry run of every change before anything is sent.
 
-Safety: more dispatches than limits.maxDispatches (or --max-dispatches) is refused
-before any call (exit 5); a dependent already in the incoming cascade chain, or
+Safety: more dispatches and rollouts than limits.maxDispatches (or --max-dispatches)
+is refused before any call (exit 5), as is a failed server-side dry run or a
+workload that both the manifests and a cluster would change; a dependent already in the incoming cascade chain, or
 deeper than limits.maxDepth, is refused (exit 5); a failed dispatch never stops the
 others (exit 3, every outcome reported); each dispatch has a dedup key
 (dependent + new base digest), so a re-run does not start a rebuild twice where
@@ -72,7 +78,8 @@ the Docker config keychain; webhook secrets from the env var named in the config
 	fl.IntVar(&f.maxDispatches, "max-dispatches", 0, "blast radius: refuse more dispatches than this (default: limits.maxDispatches)")
 	fl.BoolVar(&f.dispatchUnknown, "dispatch-unknown", false, "also rebuild dependents whose state is unknown")
 	fl.StringVar(&f.cascadeContext, "cascade-context", "", `the incoming cascade as JSON ({"id","depth","chain","origin"}); default: read from the GitHub event that started the job`)
-	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for Tekton rebuilds (default: $KUBECONFIG, else in-cluster)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for Tekton rebuilds and the config's clusters: (default: $KUBECONFIG, else in-cluster)")
+	f.clusters.register(fl, false)
 	fl.DurationVar(&f.claimSettle, "claim-settle", history.DefaultClaimSettle, "how long a run waits, after claiming its rebuilds in the registry, for concurrent runs' claims to show (raise it over a slow registry)")
 	fl.BoolVar(&f.allowRollback, "allow-rollback", false, "go ahead even when the digest is older than the tag's current one or one already cascaded (refused otherwise, exit 5)")
 	return cmd
@@ -122,6 +129,7 @@ func newRunDeps(g *globals, f *runFlags) (*cascaderun.Deps, cascaderun.Request, 
 	}
 	o := g.wireOptions(f.imageFlags, f.writeFlags, f.dryRun)
 	o.Kubeconfig = f.kubeconfig
+	o.NoClusters = !f.clusters.enabled
 	o.ClaimSettle = f.claimSettle
 	d, err := wire.RunDeps(o)
 	if err != nil {

@@ -266,6 +266,14 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 		}
 		return p
 	}
+	workload := func(edit func(map[string]any)) map[string]any {
+		w := map[string]any{"cluster": "prod", "kind": "Deployment", "namespace": "apps", "name": "web", "status": "roll",
+			"changes": []any{map[string]any{"field": "containers[name=web].image", "from": "r/b:1", "to": "r/b:1@" + digest}}}
+		if edit != nil {
+			edit(w)
+		}
+		return w
+	}
 	runDoc := func(outcome map[string]any) map[string]any {
 		return map[string]any{"schemaVersion": 1, "dryRun": false, "plan": plan(nil), "dispatches": []any{outcome}}
 	}
@@ -302,6 +310,18 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 		}), false},
 		{"no skippedDeclarations", "plan", plan(func(p map[string]any) { delete(p, "skippedDeclarations") }), false},
 		{"a short digest", "plan", plan(func(p map[string]any) { p["digest"] = "sha256:abc" }), false},
+		{"a workload that rolls", "plan", plan(func(p map[string]any) { p["workloads"] = []any{workload(nil)} }), true},
+		{"a workload of an unknown status", "plan", plan(func(p map[string]any) {
+			p["workloads"] = []any{workload(func(w map[string]any) { w["status"] = "moved" })}
+		}), false},
+		{"a workload of a kind the cluster target does not roll", "plan", plan(func(p map[string]any) {
+			p["workloads"] = []any{workload(func(w map[string]any) { w["kind"] = "Pod" })}
+		}), false},
+		{"a workload change without its target", "plan", plan(func(p map[string]any) {
+			p["workloads"] = []any{workload(func(w map[string]any) {
+				w["changes"] = []any{map[string]any{"field": "containers[name=web].image", "from": "r/b:1"}}
+			})}
+		}), false},
 		{"a claimed dispatch", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "claimed-by-another-run", "attempts": 0}), true},
 		{"an unknown dispatch status", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "sent", "attempts": 1}), false},
 		{"a failure without its error", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "failed", "attempts": 1}), false},

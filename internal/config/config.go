@@ -25,6 +25,9 @@ type Config struct {
 	Registries Registries    `yaml:"registries,omitempty"`
 	// Discover names where dependents declare themselves (discover.go).
 	Discover *Discover `yaml:"discover,omitempty"`
+	// Clusters are the live workloads the updated image's new digest is
+	// rolled to (the cluster target; see clusters.go).
+	Clusters []Cluster `yaml:"clusters,omitempty"`
 }
 
 // Image is one image cascade knows about: where it lives, what it is built

@@ -138,6 +138,7 @@ func (c *Config) Validate() error {
 	}
 	v.hosts("registries.allow", c.Registries.Allow)
 	v.hosts("registries.insecure", c.Registries.Insecure)
+	v.clusters(c.Clusters)
 	if len(v.errs) == 0 {
 		return nil
 	}

@@ -64,6 +64,23 @@ type Generation struct {
 	RunID string `json:"runId,omitempty"`
 	// Dispatches are the run's dispatches, one per dependent.
 	Dispatches []Dispatch `json:"dispatches"`
+	// Rollouts are the live workloads the run rolled to Digest, or failed
+	// to (the cluster target, package rollout).
+	Rollouts []Rollout `json:"rollouts,omitempty"`
+}
+
+// Rollout is one live workload of a Generation and its outcome.
+type Rollout struct {
+	// Cluster is the cluster's name in the config.
+	Cluster string `json:"cluster,omitempty"`
+	// Workload is "Kind namespace/name".
+	Workload string `json:"workload"`
+	// Status is rolled or failed.
+	Status string `json:"status"`
+	// Time is when the run recorded it.
+	Time time.Time `json:"time,omitzero"`
+	// Error is why it failed, redacted; empty unless Status is failed.
+	Error string `json:"error,omitempty"`
 }
 
 // Dispatch is one dispatch of a Generation and its outcome.
@@ -106,6 +123,14 @@ func Sanitize(ctx context.Context, g Generation) Generation {
 			ds[i] = d
 		}
 		g.Dispatches = ds
+	}
+	if g.Rollouts != nil {
+		rs := make([]Rollout, len(g.Rollouts))
+		for i, ro := range g.Rollouts {
+			ro.Workload, ro.Error = r.Text(ro.Workload), r.Text(ro.Error)
+			rs[i] = ro
+		}
+		g.Rollouts = rs
 	}
 	return g
 }

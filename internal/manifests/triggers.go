@@ -58,14 +58,24 @@ func (r *rewriter) triggers(meta *yaml.Node, prefix string) triggerSet {
 	if ann == nil || ann.Kind != yaml.ScalarNode {
 		return triggerSet{}
 	}
-	var list []trigger
-	if err := json.Unmarshal([]byte(ann.Value), &list); err != nil {
+	set, err := parseTriggers(ann.Value, r.image)
+	if err != nil {
 		r.skip(ann, prefix+"metadata.annotations["+triggersAnnotation+"]", "", "annotation is not a JSON list of triggers; ignored: "+err.Error())
 		return triggerSet{}
 	}
+	return set
+}
+
+// parseTriggers reads the annotation's value: which containers the
+// triggers that follow image name, and whether they are paused.
+func parseTriggers(value string, image imageref.Ref) (triggerSet, error) {
+	var list []trigger
+	if err := json.Unmarshal([]byte(value), &list); err != nil {
+		return triggerSet{}, err
+	}
 	set := triggerSet{containers: map[string]bool{}}
 	for _, t := range list {
-		if !r.triggerFollows(t) {
+		if !triggerFollows(t, image) {
 			continue
 		}
 		set.active = true
@@ -83,17 +93,17 @@ func (r *rewriter) triggers(meta *yaml.Node, prefix string) triggerSet {
 		}
 		set.containers[key] = p
 	}
-	return set
+	return set, nil
 }
 
-func (r *rewriter) triggerFollows(t trigger) bool {
+func triggerFollows(t trigger, image imageref.Ref) bool {
 	switch t.From.Kind {
 	case "ImageStreamTag":
 		stream, tag, ok := strings.Cut(t.From.Name, ":")
-		return ok && path.Base(stream) == path.Base(r.image.Repository) && tag == r.image.Tag
+		return ok && path.Base(stream) == path.Base(image.Repository) && tag == image.Tag
 	case "DockerImage":
 		ref, err := imageref.Parse(t.From.Name)
-		return err == nil && ref.SameRepository(r.image) && ref.EffectiveTag() == r.image.Tag
+		return err == nil && ref.SameRepository(image) && ref.EffectiveTag() == image.Tag
 	}
 	return false
 }
@@ -149,13 +159,25 @@ func (r *rewriter) triggered(o *ObjectResult, field string, img *yaml.Node) {
 		r.pinRef(o, field, img)
 		return
 	}
-	target := r.image.WithDigest(r.image.Digest)
-	switch {
-	case strings.TrimSpace(img.Value) == "":
-		r.setScalar(o, field, img, target)
-	case err == nil && path.Base(ref.Repository) == path.Base(r.image.Repository) && (ref.Tag == "" && ref.Digest != "" || ref.EffectiveTag() == r.image.Tag):
-		r.setScalar(o, field, img, target)
-	default:
-		r.skip(img, field, img.Value, "named by an image.openshift.io/triggers entry for "+r.image.Short()+" but holds another image; not rewritten")
+	if v, ok := triggeredValue(img.Value, r.image); ok {
+		r.setScalar(o, field, img, v)
+		return
 	}
+	r.skip(img, field, img.Value, "named by an image.openshift.io/triggers entry for "+r.image.Short()+" but holds another image; not rewritten")
+}
+
+// triggeredValue is what a container named by a trigger for image and
+// holding value (not a reference of image's repository) is set to: image
+// at its digest when value is blank or names the same stream and tag under
+// another registry, as OpenShift's trigger controller would; false for
+// anything else.
+func triggeredValue(value string, image imageref.Ref) (string, bool) {
+	ref, err := imageref.Parse(value)
+	switch {
+	case strings.TrimSpace(value) == "":
+	case err == nil && path.Base(ref.Repository) == path.Base(image.Repository) && (ref.Tag == "" && ref.Digest != "" || ref.EffectiveTag() == image.Tag):
+	default:
+		return "", false
+	}
+	return image.WithDigest(image.Digest), true
 }

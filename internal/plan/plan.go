@@ -56,6 +56,9 @@ type Plan struct {
 	// out of the run (internal/discover): invalid, shadowed by the
 	// config, or for a registry not allowed. Empty without discovery.
 	SkippedDeclarations []SkippedDeclaration `json:"skippedDeclarations"`
+	// Workloads are the live workloads of the configured clusters that
+	// reference the updated repository (the cluster target, issue 17).
+	Workloads []Workload `json:"workloads"`
 }
 
 // SkippedDeclaration is one declaration left out, with where and why.
@@ -155,6 +158,7 @@ func Build(in Input) *Plan {
 		Roots:         []string{},
 		Dependents:    []Dependent{},
 		Refusals:      []string{},
+		Workloads:     []Workload{},
 
 		SkippedDeclarations: []SkippedDeclaration{},
 	}

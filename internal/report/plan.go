@@ -48,9 +48,15 @@ func Plan(w io.Writer, p *plan.Plan, f Format) error {
 	case JSON:
 		return writeJSON(w, p)
 	case Markdown:
-		return planMarkdown(w, p)
+		if err := planMarkdown(w, p); err != nil {
+			return err
+		}
+		return workloads(w, p.Workloads, true)
 	default:
-		return planText(w, p)
+		if err := planText(w, p); err != nil {
+			return err
+		}
+		return workloads(w, p.Workloads, false)
 	}
 }
 

@@ -50,6 +50,12 @@ func StepSummary(w io.Writer, r *Run, command string) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if r.Plan != nil && len(r.Plan.Workloads) > 0 {
+		if err := workloads(w, r.Plan.Workloads, true); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
 	if m := r.Manifests; m != nil {
 		if err := updateMarkdown(w, m.Image, &manifests.Result{Files: m.Files}, m.DryRun); err != nil {
 			return err

@@ -41,6 +41,7 @@ import (
 	"github.com/imagecascade/cascade/internal/plan"
 	"github.com/imagecascade/cascade/internal/registry"
 	"github.com/imagecascade/cascade/internal/report"
+	"github.com/imagecascade/cascade/internal/rollout"
 )
 
 // Request is what one run is asked to do.
@@ -143,6 +144,9 @@ type Deps struct {
 	RunID string
 	// Manifests, when set, pins the updated image's own new digest.
 	Manifests Manifests
+	// Clusters, when set, roll the live workloads that follow the updated
+	// image to its new digest (clusters.go).
+	Clusters []ClusterTarget
 	// Getenv reads webhook secrets for the preflight (os.LookupEnv when
 	// nil).
 	Getenv func(string) (string, bool)
@@ -205,6 +209,8 @@ type Prepared struct {
 	release func()
 	// digests are the dependents' digests now, for AtDependents.
 	digests map[string]imageref.Digest
+	// clusters are the cluster target's results, one per Deps.Clusters.
+	clusters []*rollout.Result
 	// Refused is why the run may not go ahead (nil when it may).
 	Refused error
 	// Nothing is set when the run deliberately does nothing (R27).
@@ -300,6 +306,9 @@ func Prepare(ctx context.Context, d *Deps, req Request) (*Prepared, error) {
 			}
 			pr.release = release
 		}
+	}
+	if err := pr.prepareClusters(ctx, d, refuse); err != nil {
+		return nil, err
 	}
 	if len(refusals) > 0 {
 		pr.Refused = errors.Join(refusals...)
@@ -752,6 +761,13 @@ func (p *Prepared) act(ctx context.Context, d *Deps) error {
 		}
 	} else if p.manifests != nil && len(p.manifests.Changed()) == 0 {
 		p.setManifests(p.manifests)
+	}
+	if !interrupted && ctx.Err() == nil {
+		rolled, err := p.rollClusters(ctx, d)
+		touched = touched || rolled
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := ctx.Err(); err != nil || interrupted {
 		return exitcode.AsInterrupted(fmt.Errorf("interrupted (%v): %s; what was dispatched is recorded, a re-run does the rest", context.Cause(ctx), doneSummary(out)))

@@ -28,9 +28,12 @@
 //
 // # Kubernetes and Tekton
 //
-// [StartKube] runs etcd (Debian etcd-server) and kube-apiserver, and
-// [StartTekton] Tekton's controller against it; .ci/build-tools (run by
-// .ci/install-deps) builds both from tools/go.mod into
+// [StartKube] runs etcd (Debian etcd-server) and kube-apiserver,
+// [Kube.StartControllerManager] kube-controller-manager's workload
+// controllers against it (Deployments get ReplicaSets, StatefulSets and
+// DaemonSets ControllerRevisions, CronJobs Jobs; pods stay Pending), and
+// [StartTekton] Tekton's controller; .ci/build-tools (run by
+// .ci/install-deps) builds them from tools/go.mod into
 // $HOME/.cache/cascade-tools, once per version.
 //
 // # Running

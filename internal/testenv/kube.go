@@ -48,8 +48,10 @@ const (
 // Environment variables that name a binary to use instead of the one in
 // the tools cache.
 const (
-	EnvKubeAPIServer    = "CASCADE_KUBE_APISERVER"
-	EnvTektonController = "CASCADE_TEKTON_CONTROLLER"
+	EnvKubeAPIServer = "CASCADE_KUBE_APISERVER"
+	// EnvKubeControllerManager names a kube-controller-manager binary.
+	EnvKubeControllerManager = "CASCADE_KUBE_CONTROLLER_MANAGER"
+	EnvTektonController      = "CASCADE_TEKTON_CONTROLLER"
 	// EnvToolsCache overrides the tools cache folder
 	// ($HOME/.cache/cascade-tools), as in .ci/build-tools.
 	EnvToolsCache = "CASCADE_TOOLS_CACHE"
@@ -91,6 +93,7 @@ type Kube struct {
 	dir        string
 	caPEM      []byte
 	adminToken string
+	kcmToken   string
 	tokens     map[string]string // user → bearer token
 }
 
@@ -219,6 +222,10 @@ func newKube(dir string) (*Kube, error) {
 	k.adminToken = randomToken()
 	var tokens strings.Builder
 	fmt.Fprintf(&tokens, "%s,admin,admin,\"system:masters\"\n", k.adminToken)
+	// kube-controller-manager runs every controller under its own
+	// identity (no per-controller service accounts): it may manage all.
+	k.kcmToken = randomToken()
+	fmt.Fprintf(&tokens, "%s,system:kube-controller-manager,kube-controller-manager,\"system:masters\"\n", k.kcmToken)
 	for _, u := range kubeUsers {
 		k.tokens[u] = randomToken()
 		fmt.Fprintf(&tokens, "%s,%s,%s\n", k.tokens[u], u, u)

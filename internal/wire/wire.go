@@ -56,6 +56,9 @@ type Options struct {
 	// Kubeconfig is the kubeconfig for Tekton rebuilds (empty: KUBECONFIG,
 	// else in-cluster, as client-go loads them).
 	Kubeconfig string
+	// NoClusters leaves the config's clusters: section alone: no live
+	// workload is listed or rolled (--clusters=false).
+	NoClusters bool
 	// Write says how changed manifests leave the workspace.
 	Write Write
 	// ClaimSettle is how long a run waits for concurrent runs' claims to
@@ -162,9 +165,14 @@ func RunDeps(o Options) (*run.Deps, error) {
 	if err != nil {
 		return nil, err
 	}
+	clusters, err := ClusterTargets(o, cfg)
+	if err != nil {
+		return nil, err
+	}
 	hist := history.New(history.Options{Transport: res.Transport(), Keychain: res.Keychain(), Insecure: res.Insecure})
 	return &run.Deps{
 		Discover:     disc,
+		Clusters:     clusters,
 		Config:       cfg,
 		Planner:      &engine.Engine{Config: cfg, Workspace: o.workspace(), Resolver: res, Log: o.Log},
 		Tags:         res,
@@ -192,7 +200,11 @@ func PlanDeps(o Options) (*run.Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &run.Deps{Config: cfg, Log: o.Log, Discover: disc,
+	clusters, err := ClusterTargets(o, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &run.Deps{Config: cfg, Log: o.Log, Discover: disc, Clusters: clusters,
 		Planner: &engine.Engine{Config: cfg, Workspace: o.workspace(), Resolver: res, Log: o.Log}}, nil
 }
 

@@ -1,11 +1,12 @@
 // Package e2e holds cascade's end-to-end suite: the seed scenario (the
-// OpenShift "Image Stream" lab), its variant where the apps declare
-// themselves (a Tekton Pipeline's annotations, a repository's topic) and a
-// multi-arch rebase chain, run on real
-// components — a distribution registry, buildah builds, etcd and
-// kube-apiserver with Tekton's controller, a real Actions runner (nektos/act)
-// and a bare git remote — with cascade driven through its command line
-// exactly as a pipeline step would run it.
+// OpenShift "Image Stream" lab) with a deploy repository, again with live
+// Deployments rolled by the cluster target, and again where the apps declare
+// themselves (a Tekton Pipeline's annotations, a repository's topic), and a
+// multi-arch rebase chain, run on real components — a distribution registry,
+// buildah builds, etcd and kube-apiserver with Tekton's controller or
+// kube-controller-manager, a real Actions runner (nektos/act) and a bare git
+// remote — with cascade driven through its command line exactly as a
+// pipeline step would run it.
 //
 // Run it with
 //

@@ -122,6 +122,7 @@ func Run() *report.Run {
 			{Source: "github:acme/legacy@0f0f0f0f0f0f", Path: "images[0].rebuild.webhook", Reason: "a repository can only declare a GitHub dispatch to itself (acme/legacy)"},
 			{Source: "github:acme/no-file", Path: "", Reason: "carries the topic cascade-dependent but has no .github/cascade.yaml on main"},
 		},
+		Workloads: liveWorkloads(reg+"base:latest", BaseOld, BaseNew),
 	}
 	cascaded := &plan.Plan{
 		SchemaVersion: plan.SchemaVersion,
@@ -136,6 +137,7 @@ func Run() *report.Run {
 		Summary:             plan.Summary{Dependents: 1, Stale: 1, Dispatches: 1},
 		Refusals:            []string{},
 		SkippedDeclarations: []plan.SkippedDeclaration{},
+		Workloads:           []plan.Workload{},
 	}
 	key := func(name string) string { return name + "-b20000000000" }
 	return &report.Run{
@@ -176,5 +178,23 @@ func Files() []manifests.FileResult {
 			{Line: 9, Field: "spec.containers[0].image", Ref: reg + "base:v1", Reason: "another tag: only base:latest follows the updated image"},
 			{Reason: "a templated value: {{ .Values.image }}"}}},
 		{Path: "deploy/broken.yaml", Format: "yaml", Error: "yaml: line 3: mapping values are not allowed in this context"},
+	}
+}
+
+// liveWorkloads are the cluster target's workloads in every status.
+func liveWorkloads(ref, old, new string) []plan.Workload {
+	move := []plan.WorkloadChange{{Field: "containers[name=web].image", From: ref + "@" + old, To: ref + "@" + new}}
+	w := func(kind, name string, st plan.WorkloadStatus, reason string, ch []plan.WorkloadChange) plan.Workload {
+		return plan.Workload{Cluster: "prod", Kind: kind, Namespace: "apps", Name: name, Status: st, Reason: reason, Changes: ch}
+	}
+	return []plan.Workload{
+		w("Deployment", "web", "roll", "", move),
+		w("StatefulSet", "db", "rolled", "", move),
+		w("Deployment", "api", "current", "already at "+new, nil),
+		w("Deployment", "legacy", "not-opted-in", "would roll if opted in (image.openshift.io/triggers or cascade.dev/follow)", nil),
+		w("Deployment", "frozen", "paused", "containers[name=web].image: its trigger is paused", nil),
+		w("Deployment", "argo", "gitops", "owned by Argo CD (annotation argocd.argoproj.io/tracking-id): change its source (cascade update), not the live object", move),
+		w("CronJob", "nightly", "skipped", "containers[name=job].image: tag \"2.0\" is not the updated tag \"latest\"", nil),
+		w("DaemonSet", "agent", "failed", "server-side dry run: daemonsets.apps \"agent\" is forbidden", move),
 	}
 }
