@@ -260,7 +260,7 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 	plan := func(edit func(map[string]any)) map[string]any {
 		p := map[string]any{"schemaVersion": 1, "image": "r/b:1", "digest": digest, "index": false, "roots": []any{"b"},
 			"dependents": []any{dep(nil)}, "summary": map[string]any{"dependents": 1, "stale": 1, "current": 0, "unknown": 0, "dispatches": 1},
-			"refusals": []any{}, "skippedDeclarations": []any{}}
+			"refusals": []any{}, "skippedDeclarations": []any{}, "workloads": []any{}}
 		if edit != nil {
 			edit(p)
 		}
@@ -309,6 +309,7 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 			p["dependents"] = []any{dep(func(d map[string]any) { delete(d, "declaredBy") })}
 		}), false},
 		{"no skippedDeclarations", "plan", plan(func(p map[string]any) { delete(p, "skippedDeclarations") }), false},
+		{"no workloads", "plan", plan(func(p map[string]any) { delete(p, "workloads") }), false},
 		{"a short digest", "plan", plan(func(p map[string]any) { p["digest"] = "sha256:abc" }), false},
 		{"a workload that rolls", "plan", plan(func(p map[string]any) { p["workloads"] = []any{workload(nil)} }), true},
 		{"a workload of an unknown status", "plan", plan(func(p map[string]any) {
