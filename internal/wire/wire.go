@@ -157,32 +157,18 @@ func RunDeps(o Options) (*run.Deps, error) {
 			o.Redactor.Add(o.getenv(w.SecretEnv))
 		}
 	}
-	res, err := Resolver(o, cfg)
-	if err != nil {
-		return nil, err
-	}
-	disc, err := Discoverer(o, cfg)
-	if err != nil {
-		return nil, err
-	}
-	clusters, err := ClusterTargets(o, cfg)
+	d, res, err := planDeps(o, cfg)
 	if err != nil {
 		return nil, err
 	}
 	hist := history.New(history.Options{Transport: res.Transport(), Keychain: res.Keychain(), Insecure: res.Insecure})
-	return &run.Deps{
-		Discover:     disc,
-		Clusters:     clusters,
-		Config:       cfg,
-		Planner:      &engine.Engine{Config: cfg, Workspace: o.workspace(), Resolver: res, Log: o.Log},
-		Tags:         res,
-		History:      hist,
-		Dispatchers:  &dispatchers{o: o, reg: res},
-		Claims:       hist,
-		ClaimOptions: history.ClaimOptions{Settle: o.ClaimSettle},
-		Manifests:    Manifests(o, cfg, nil),
-		Log:          o.Log,
-	}, nil
+	d.Tags = res
+	d.History = hist
+	d.Dispatchers = &dispatchers{o: o, reg: res}
+	d.Claims = hist
+	d.ClaimOptions = history.ClaimOptions{Settle: o.ClaimSettle}
+	d.Manifests = Manifests(o, cfg, nil)
+	return d, nil
 }
 
 // PlanDeps builds what `cascade plan` needs: the config and the planner
@@ -192,20 +178,27 @@ func PlanDeps(o Options) (*run.Deps, error) {
 	if err != nil {
 		return nil, err
 	}
+	d, _, err := planDeps(o, cfg)
+	return d, err
+}
+
+// planDeps builds what plan and run share: the registry, the planner, the
+// discovery sources and the cluster targets of cfg.
+func planDeps(o Options, cfg *config.Config) (*run.Deps, *registry.Client, error) {
 	res, err := Resolver(o, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	disc, err := Discoverer(o, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	clusters, err := ClusterTargets(o, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return &run.Deps{Config: cfg, Log: o.Log, Discover: disc, Clusters: clusters,
-		Planner: &engine.Engine{Config: cfg, Workspace: o.workspace(), Resolver: res, Log: o.Log}}, nil
+		Planner: &engine.Engine{Config: cfg, Workspace: o.workspace(), Resolver: res, Log: o.Log}}, res, nil
 }
 
 // UpdateManifests loads the config when there is one and builds the
