@@ -93,3 +93,51 @@ func appendTo(t *testing.T, file, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestR37_AppendJustAfterTheRenameIsCarriedOver: a writer that opened the
+// file before cascade replaced it and writes only after cascade's own last
+// look at it (the replaced file's last check) still has its bytes in the
+// new file: the sweep that follows all the renames carries them over.
+func TestR37_AppendJustAfterTheRenameIsCarriedOver(t *testing.T) {
+	t.Parallel()
+	const original, updated = "image: app:1\n", "image: app:1@sha256:abc\n"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "app.yaml")
+	if err := os.WriteFile(file, []byte(original), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	// The other writer opens the file before cascade replaces it.
+	w, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var kept []replaced
+	if err := writeAtomicKeep(root, "app.yaml", "app.yaml", []byte(original), []byte(updated), nil, func(old *os.File, off int64) {
+		kept = append(kept, replaced{path: "app.yaml", old: old, off: off})
+	}); err != nil {
+		t.Fatalf("writeAtomicKeep: %v", err)
+	}
+	if len(kept) != 1 {
+		t.Fatalf("%d replaced files kept, want 1", len(kept))
+	}
+	// ... and writes after cascade's rename and its last look.
+	if _, err := w.WriteString("# late\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sweepReplaced(root, kept); err != nil {
+		t.Fatalf("sweepReplaced: %v", err)
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(updated+"# late\n", string(got)); diff != "" {
+		t.Errorf("file (-want +got):\n%s", diff)
+	}
+}

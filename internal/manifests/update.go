@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -103,16 +104,28 @@ func Update(ctx context.Context, opts Options) (*Result, error) {
 	if err == nil && !opts.DryRun && !refused {
 		w, wctx := errgroup.WithContext(ctx)
 		w.SetLimit(maxWrites)
+		var mu sync.Mutex
+		var old []replaced
+		keep := func(r replaced) {
+			mu.Lock()
+			defer mu.Unlock()
+			old = append(old, r)
+		}
 		for k, fd := range folders {
 			if len(changed[k]) == 0 {
 				continue
 			}
 			w.Go(func() (err error) {
 				defer recovered(&err)
-				return writeFolder(wctx, root, fd.dir, changed[k], files, results, opts.Write)
+				return writeFolder(wctx, root, fd.dir, changed[k], files, results, opts.Write, keep)
 			})
 		}
 		err = w.Wait()
+		// Appends that writers made to the replaced files just after
+		// each one's rename are carried over, once, for all of them.
+		if serr := sweepReplaced(root, old); serr != nil {
+			err = errors.Join(err, serr)
+		}
 	}
 	if v := panicked.Load(); v != nil {
 		panic(*v)
@@ -205,7 +218,7 @@ func processFolder(ctx context.Context, root *os.Root, fd folder, files []candid
 
 // writeFolder replaces the changed files of folder dir, each atomically,
 // then syncs the folder once so that the renames are durable.
-func writeFolder(ctx context.Context, root *os.Root, fdir string, changed []int, files []candidate, results []FileResult, write func(*os.File, []byte) error) error {
+func writeFolder(ctx context.Context, root *os.Root, fdir string, changed []int, files []candidate, results []FileResult, write func(*os.File, []byte) error, keep func(replaced)) error {
 	dir := openDir(root, fdir)
 	defer dir.close()
 	wrote := false
@@ -219,7 +232,8 @@ func writeFolder(ctx context.Context, root *os.Root, fdir string, changed []int,
 			return err
 		}
 		p := files[i].path
-		if err := writeAtomic(dir.root, dir.name(p), p, results[i].original, results[i].updated, write); err != nil {
+		watch := func(old *os.File, off int64) { keep(replaced{path: p, old: old, off: off}) }
+		if err := writeAtomicKeep(dir.root, dir.name(p), p, results[i].original, results[i].updated, write, watch); err != nil {
 			return err
 		}
 		wrote = true

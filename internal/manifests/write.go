@@ -37,6 +37,14 @@ const keptMode = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 // writer that keeps the file open and writes long after the rename writes
 // into the replaced file: no rename-based update can see that.
 func writeAtomic(root *os.Root, name, p string, original, data []byte, write func(*os.File, []byte) error) (err error) {
+	return writeAtomicKeep(root, name, p, original, data, write, nil)
+}
+
+// writeAtomicKeep is writeAtomic that, when keep is set, hands the
+// replaced file (still open) and how much of it was carried over to keep
+// instead of closing it, so that the caller can watch it for late appends
+// once all its files are written (sweepReplaced).
+func writeAtomicKeep(root *os.Root, name, p string, original, data []byte, write func(*os.File, []byte) error, keep func(old *os.File, off int64)) (err error) {
 	fi, err := root.Lstat(name)
 	if err != nil {
 		return fmt.Errorf("writing %q: %w", p, err)
@@ -132,8 +140,13 @@ func writeAtomic(root *os.Root, name, p string, original, data []byte, write fun
 	}
 	done = true
 	if cur != nil {
-		if err := carryAppends(root, name, p, cur, int64(len(now)), busy); err != nil {
+		off, err := carryAppends(root, name, p, cur, int64(len(now)), busy)
+		if err != nil {
 			return err
+		}
+		if keep != nil {
+			keep(cur, off)
+			cur = nil
 		}
 	}
 	return nil
@@ -161,37 +174,112 @@ func readFrom(f *os.File, off int64) ([]byte, error) {
 
 // carryAppends copies to the end of name whatever was appended to the
 // replaced file (old, of which off bytes were carried already) by writers
-// that had it open across the rename. When another writer was seen it
-// keeps looking until the old file has been quiet for a few milliseconds.
-func carryAppends(root *os.Root, name, p string, old *os.File, off int64, busy bool) error {
+// that had it open across the rename, and returns how much of old is
+// carried. When another writer was seen it keeps looking until the old
+// file has been quiet for a few milliseconds.
+func carryAppends(root *os.Root, name, p string, old *os.File, off int64, busy bool) (int64, error) {
 	quiet := 0
 	for {
-		extra, err := readFrom(old, off)
+		n, err := carryOnce(root, name, p, old, off)
 		if err != nil {
-			return fmt.Errorf("writing %q: re-reading the replaced file: %w", p, err)
+			return off, err
 		}
-		if len(extra) > 0 {
+		if n > 0 {
 			busy, quiet = true, 0
-			off += int64(len(extra))
-			nf, err := root.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				return fmt.Errorf("writing %q: carrying over %d appended bytes: %w", p, len(extra), err)
-			}
-			_, err = nf.Write(extra)
-			if cerr := nf.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("writing %q: carrying over %d appended bytes: %w", p, len(extra), err)
-			}
+			off += n
 			continue
 		}
 		if !busy || quiet >= 3 {
-			return nil
+			return off, nil
 		}
 		quiet++
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// carryOnce appends to name what old holds past off, and says how many
+// bytes that was.
+func carryOnce(root *os.Root, name, p string, old *os.File, off int64) (int64, error) {
+	extra, err := readFrom(old, off)
+	if err != nil {
+		return 0, fmt.Errorf("writing %q: re-reading the replaced file: %w", p, err)
+	}
+	if len(extra) == 0 {
+		return 0, nil
+	}
+	nf, err := root.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return 0, fmt.Errorf("writing %q: carrying over %d appended bytes: %w", p, len(extra), err)
+	}
+	_, err = nf.Write(extra)
+	if cerr := nf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("writing %q: carrying over %d appended bytes: %w", p, len(extra), err)
+	}
+	return int64(len(extra)), nil
+}
+
+// replaced is a file cascade replaced, still open, watched for appends by
+// writers that opened it before the rename and wrote just after.
+type replaced struct {
+	path string // in the workspace root
+	old  *os.File
+	off  int64 // bytes of old already in the new file
+}
+
+// Sweep bounds: the replaced files are watched together until they have
+// all been quiet for sweepQuiet rounds sweepTick apart, for sweepMax at
+// most — a constant cost per update, not per file.
+const (
+	sweepTick  = 5 * time.Millisecond
+	sweepQuiet = 4
+	sweepMax   = 2 * time.Second
+)
+
+// sweepReplaced carries over what writers appended to the replaced files
+// after each one's own last look, then closes them. A writer that holds
+// a replaced file open and writes after the sweep still writes into the
+// replaced file: no rename-based update can see that (documented).
+func sweepReplaced(root *os.Root, files []replaced) error {
+	defer func() {
+		for _, r := range files {
+			_ = r.old.Close()
+		}
+	}()
+	if len(files) == 0 {
+		return nil
+	}
+	var errs []error
+	deadline := time.Now().Add(sweepMax)
+	for quiet := 0; quiet < sweepQuiet && time.Now().Before(deadline); {
+		time.Sleep(sweepTick)
+		moved := false
+		for i := range files {
+			r := &files[i]
+			if r.old == nil {
+				continue
+			}
+			n, err := carryOnce(root, r.path, r.path, r.old, r.off)
+			if err != nil {
+				errs = append(errs, err)
+				_ = r.old.Close()
+				r.old = nil
+				continue
+			}
+			if n > 0 {
+				r.off += n
+				moved = true
+			}
+		}
+		if moved {
+			quiet = 0
+		} else {
+			quiet++
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func plainWrite(f *os.File, data []byte) error {
