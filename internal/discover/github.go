@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-github/v60/github"
 	"go.yaml.in/yaml/v3"
@@ -45,8 +46,9 @@ const maxDockerfileBytes = 1 << 20
 // a topic to a repository grants nothing its owners could not do already.
 //
 // Requests: ⌈repositories/100⌉ listing pages (a user's repositories cost
-// one more, the organisation listing's 404), then one per topic-carrying
-// repository, plus one per Dockerfile it names.
+// one more, the organisation listing's 404), and one per topic-carrying
+// repository, plus one per Dockerfile it names; the reads start while the
+// listing goes on.
 type GitHub struct {
 	// Client is built by githubapi (outbound policy, read retries that
 	// honour Retry-After and the rate-limit headers).
@@ -64,99 +66,123 @@ var _ Source = (*GitHub)(nil)
 func (g *GitHub) Name() string { return "github:" + g.Owner + " (topic " + g.Topic + ")" }
 
 // Discover implements Source.
+//
+// The listing and the reads overlap: each listing page's topic-carrying
+// repositories start being read (at most Concurrency at once) while the
+// next page is listed, so a client pays the listing's later round trips
+// only where they are longer than the reads. At most Concurrency reads
+// and the one listing request are in flight. The result does not depend
+// on the order the reads finish in: repositories in order of their full
+// names, each one's images and skipped declarations in file order.
 func (g *GitHub) Discover(ctx context.Context) (*Found, error) {
-	repos, err := g.list(ctx)
-	if err != nil {
-		return nil, err
-	}
-	found := make([]*Found, len(repos))
-	eg, ctx := errgroup.WithContext(ctx)
 	limit := g.Concurrency
 	if limit <= 0 {
 		limit = DefaultGitHubConcurrency
 	}
-	eg.SetLimit(limit)
-	for i, r := range repos {
+	type result struct {
+		repo string
+		f    *Found
+	}
+	var (
+		mu      sync.Mutex
+		results []result
+	)
+	eg, ctx := errgroup.WithContext(ctx)
+	slots := make(chan struct{}, limit)
+	seen := map[string]bool{} // only the listing goroutine touches it
+	read := func(r *github.Repository) {
+		full := r.GetFullName()
+		if seen[full] {
+			// A repository created or renamed while the listing pages
+			// through can show up twice; it is read once.
+			return
+		}
+		seen[full] = true
 		eg.Go(func() error {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			defer func() { <-slots }()
 			f, err := g.read(ctx, r)
 			if err != nil {
-				return fmt.Errorf("reading %s: %w", r.GetFullName(), err)
+				return fmt.Errorf("reading %s: %w", full, err)
 			}
-			found[i] = f
+			mu.Lock()
+			results = append(results, result{full, f})
+			mu.Unlock()
 			return nil
 		})
 	}
+	eg.Go(func() error { return g.list(ctx, read) })
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
+	slices.SortFunc(results, func(a, b result) int { return strings.Compare(a.repo, b.repo) })
 	out := &Found{}
-	for _, f := range found {
-		out.Images = append(out.Images, f.Images...)
-		out.Skipped = append(out.Skipped, f.Skipped...)
+	for _, r := range results {
+		out.Images = append(out.Images, r.f.Images...)
+		out.Skipped = append(out.Skipped, r.f.Skipped...)
 	}
 	return out, nil
 }
 
-// list returns the owner's unarchived repositories carrying the topic, by
-// name. The organisation listing is asked first; its 404 means the owner
-// is a user.
-func (g *GitHub) list(ctx context.Context) ([]*github.Repository, error) {
-	var all []*github.Repository
+// list pages through the owner's repositories and hands each unarchived
+// one carrying the topic to read, a page at a time, from one goroutine.
+// The organisation listing is asked first; its 404 means the owner is a
+// user.
+func (g *GitHub) list(ctx context.Context, read func(*github.Repository)) error {
 	page := 0
 	for n := 0; ; n++ {
 		if n > 1000 {
-			return nil, errors.New("listing repositories: more than 1000 pages")
+			return errors.New("listing repositories: more than 1000 pages")
 		}
 		opts := github.ListOptions{PerPage: 100, Page: page}
 		rs, resp, err := g.Client.Repositories.ListByOrg(ctx, g.Owner, &github.RepositoryListByOrgOptions{Type: "all", ListOptions: opts})
 		if n == 0 && status(resp) == http.StatusNotFound {
-			return g.listUser(ctx)
+			return g.listUser(ctx, read)
 		}
 		if err != nil {
-			return nil, apiError("listing the repositories of "+g.Owner, resp, err)
+			return apiError("listing the repositories of "+g.Owner, resp, err)
 		}
-		all = append(all, rs...)
+		g.pass(rs, read)
 		if resp.NextPage == 0 {
-			break
+			return nil
 		}
 		page = resp.NextPage
 	}
-	return g.filter(all), nil
 }
 
-func (g *GitHub) listUser(ctx context.Context) ([]*github.Repository, error) {
-	var all []*github.Repository
+func (g *GitHub) listUser(ctx context.Context, read func(*github.Repository)) error {
 	page := 0
 	for n := 0; ; n++ {
 		if n > 1000 {
-			return nil, errors.New("listing repositories: more than 1000 pages")
+			return errors.New("listing repositories: more than 1000 pages")
 		}
 		rs, resp, err := g.Client.Repositories.ListByUser(ctx, g.Owner, &github.RepositoryListByUserOptions{Type: "owner", ListOptions: github.ListOptions{PerPage: 100, Page: page}})
 		if err != nil {
 			if status(resp) == http.StatusNotFound {
-				return nil, exitcode.AsInvalid(fmt.Errorf("listing the repositories of %s: no such organisation or user, or the token cannot see it", g.Owner))
+				return exitcode.AsInvalid(fmt.Errorf("listing the repositories of %s: no such organisation or user, or the token cannot see it", g.Owner))
 			}
-			return nil, apiError("listing the repositories of "+g.Owner, resp, err)
+			return apiError("listing the repositories of "+g.Owner, resp, err)
 		}
-		all = append(all, rs...)
+		g.pass(rs, read)
 		if resp.NextPage == 0 {
-			break
+			return nil
 		}
 		page = resp.NextPage
 	}
-	return g.filter(all), nil
 }
 
-func (g *GitHub) filter(all []*github.Repository) []*github.Repository {
-	var out []*github.Repository
-	for _, r := range all {
+// pass hands a page's unarchived repositories carrying the topic to read.
+func (g *GitHub) pass(page []*github.Repository, read func(*github.Repository)) {
+	for _, r := range page {
 		if r.GetArchived() || !slices.Contains(r.Topics, g.Topic) {
 			continue
 		}
-		out = append(out, r)
+		read(r)
 	}
-	slices.SortFunc(out, func(a, b *github.Repository) int { return strings.Compare(a.GetFullName(), b.GetFullName()) })
-	return out
 }
 
 // read reads one repository's declarations.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,23 +140,27 @@ func TestGitHubDiscovery(t *testing.T) {
 		t.Errorf("skipped (-want +got):\n%s", diff)
 	}
 
-	// Requests: ⌈236/100⌉ = 3 listing pages (following the Link header),
-	// then one file per topic repository and one Dockerfile.
+	// Requests: ⌈236/100⌉ = 3 listing pages (following the Link header,
+	// in order), and one file per topic repository and one Dockerfile,
+	// read while the listing goes on.
 	reqs := srv.Requests()
-	var paths []string
+	var paths, listing []string
 	for _, r := range reqs {
 		p := r.Path
 		if r.Query != "" && strings.HasPrefix(p, "/orgs/") {
 			p += "?" + r.Query
 		}
 		paths = append(paths, r.Method+" "+p)
+		if strings.HasPrefix(p, "/orgs/") {
+			listing = append(listing, r.Method+" "+p)
+		}
 	}
 	wantPaths := []string{
 		"GET /orgs/acme/repos?per_page=100&type=all",
 		"GET /orgs/acme/repos?page=2&per_page=100&type=all",
 		"GET /orgs/acme/repos?page=3&per_page=100&type=all",
 	}
-	if diff := cmp.Diff(wantPaths, paths[:3]); diff != "" {
+	if diff := cmp.Diff(wantPaths, listing); diff != "" {
 		t.Errorf("listing requests (-want +got):\n%s", diff)
 	}
 	if len(reqs) != 3+4+1 {
@@ -273,5 +278,110 @@ func TestGitHubDiscoveryFailures(t *testing.T) {
 				t.Errorf("class %d, want %d (%v)", got, tc.class, err)
 			}
 		})
+	}
+}
+
+// gate holds the listing's later pages until a repository has been read,
+// delays each read so that later repositories answer first, and records
+// the requests in flight.
+type gate struct {
+	next     http.RoundTripper
+	readSeen chan struct{}
+	once     sync.Once
+
+	mu                       sync.Mutex
+	reads, lists             int
+	maxReads, maxLists, held int
+}
+
+func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
+	p := r.URL.Path
+	switch {
+	case strings.HasSuffix(p, "/orgs/acme/repos"):
+		g.mu.Lock()
+		g.lists++
+		g.maxLists = max(g.maxLists, g.lists)
+		g.mu.Unlock()
+		defer func() { g.mu.Lock(); g.lists--; g.mu.Unlock() }()
+		if pg := r.URL.Query().Get("page"); pg != "" && pg != "0" && pg != "1" {
+			select {
+			case <-g.readSeen:
+			case <-time.After(10 * time.Second):
+				return nil, fmt.Errorf("listing page %s: no repository read while the first page's repositories were known", pg)
+			}
+			g.mu.Lock()
+			g.held++
+			g.mu.Unlock()
+		}
+	case strings.Contains(p, "/contents/"):
+		g.once.Do(func() { close(g.readSeen) })
+		g.mu.Lock()
+		g.reads++
+		g.maxReads = max(g.maxReads, g.reads)
+		g.mu.Unlock()
+		defer func() { g.mu.Lock(); g.reads--; g.mu.Unlock() }()
+		// repo-NNN: the higher NNN, the sooner it answers.
+		var n int
+		if _, err := fmt.Sscanf(p[strings.Index(p, "/repo-")+len("/repo-"):], "%d", &n); err == nil {
+			time.Sleep(time.Duration(300-n) * 20 * time.Microsecond)
+		}
+	}
+	return g.next.RoundTrip(r)
+}
+
+// TestGitHubDiscoveryReadsWhileListing: a page's repositories are read
+// while the next page is listed (the later pages wait for a read; a client
+// that listed everything first would time out), no more than Concurrency
+// at once and one listing request at a time, and the result is in the
+// order of the repositories' names however the reads finish.
+func TestGitHubDiscoveryReadsWhileListing(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.New(t)
+	var want, skips []string
+	for i := range 300 {
+		r := srv.Repo(fmt.Sprintf("acme/repo-%03d", i))
+		if i%7 != 3 {
+			continue
+		}
+		r.SetTopics(topic)
+		files := map[string]string{".github/cascade.yaml": fmt.Sprintf("version: 1\nimages:\n  - {name: app-%03d, image: registry.example.com/acme/app-%03d:1, dockerfile: Dockerfile}\n", i, i)}
+		if i%2 == 0 {
+			files["Dockerfile"] = "FROM registry.example.com/acme/base:latest\n"
+			want = append(want, fmt.Sprintf("app-%03d", i))
+		} else {
+			skips = append(skips, fmt.Sprintf("skip github:acme/repo-%03d images[0].dockerfile", i))
+		}
+		r.WriteFiles("main", "declare", files)
+	}
+	g := &gate{next: srv.Client().Transport, readSeen: make(chan struct{})}
+	b, err := githubapi.New(githubapi.Options{Token: srv.Token(), APIURL: srv.URL, HTTPClient: &http.Client{Transport: g}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 3
+	found, err := (&discover.GitHub{Client: b.Client(), Owner: "acme", Topic: topic, Concurrency: limit}).Discover(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, im := range found.Images {
+		got = append(got, im.Name)
+	}
+	for _, s := range found.Skipped {
+		got = append(got, "skip "+strings.SplitN(s.Source, "@", 2)[0]+" "+s.Path)
+	}
+	reads := len(want) + len(skips)
+	want = append(want, skips...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("found (-want +got):\n%s", diff)
+	}
+	if g.held != 2 {
+		t.Errorf("%d later listing pages waited for a read, want 2", g.held)
+	}
+	if g.maxReads > limit || g.maxLists > 1 {
+		t.Errorf("in flight at most %d reads and %d listing requests, want ≤ %d and ≤ 1", g.maxReads, g.maxLists, limit)
+	}
+	if n := len(srv.Requests()); n != 3+2*reads {
+		t.Errorf("%d requests, want 3 pages + %d declarations + %d Dockerfiles", n, reads, reads)
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
@@ -83,8 +84,7 @@ type Options struct {
 	// Timeout bounds each request (DefaultTimeout when zero, no bound when
 	// negative).
 	Timeout time.Duration
-	// Base is the transport below the policy (http.DefaultTransport when
-	// nil).
+	// Base is the transport below the policy (DefaultBase when nil).
 	Base http.RoundTripper
 }
 
@@ -171,7 +171,7 @@ func port(u *url.URL) string {
 	return "443"
 }
 
-// Transport returns base (http.DefaultTransport when nil) with the
+// Transport returns base (DefaultBase when nil) with the
 // policy: it teaches the context's Redactor each Authorization header,
 // refuses a redirect hop of a mutating request and strips the sensitive
 // headers from a hop to another origin. It recognises a hop by
@@ -180,13 +180,35 @@ func port(u *url.URL) string {
 // everything (client-go's).
 func Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
-		base = http.DefaultTransport
+		base = DefaultBase()
 	}
 	if t, ok := base.(*transport); ok {
 		return t
 	}
 	return &transport{base: base}
 }
+
+// MaxIdleConnsPerHost is how many idle connections DefaultBase keeps to
+// each host: more than any client of cascade has requests in flight to one
+// host (the registry's 16, discovery's 8 reads and its listing), so that a
+// connection freed by one wave of requests carries the next one instead of
+// being closed and dialled again (net/http keeps 2; a dial is a TCP and a
+// TLS handshake, round trips of their own).
+const MaxIdleConnsPerHost = 64
+
+// DefaultBase is the transport below the policy when none is given: one
+// per process, a clone of http.DefaultTransport (proxy from the
+// environment, timeouts, HTTP/2) keeping MaxIdleConnsPerHost idle
+// connections to each host.
+var DefaultBase = sync.OnceValue(func() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+	return t
+})
 
 type transport struct {
 	base http.RoundTripper

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -154,5 +158,92 @@ func TestTransportTeachesTheRedactor(t *testing.T) {
 	resp.Body.Close()
 	if diff := cmp.Diff("x "+redact.Marker, rd.String("x taught-token-123")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestDefaultBaseKeepsAWaveOfConnections: n requests in flight to one host
+// at once (discovery's and the registry's waves) all go back to the idle
+// pool — net/http's default keeps 2 and closes the rest — and the next
+// wave reuses them instead of dialling again.
+func TestDefaultBaseKeepsAWaveOfConnections(t *testing.T) {
+	t.Parallel()
+	const n = 16
+	var (
+		mu      sync.Mutex
+		dials   int
+		arrived = make(chan struct{}, n)
+		release = make(chan struct{})
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		r0 := release
+		mu.Unlock()
+		arrived <- struct{}{}
+		<-r0
+		fmt.Fprint(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			dials++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	hc := outbound.Client(outbound.Options{Timeout: 10 * time.Second})
+
+	wave := func() {
+		t.Helper()
+		mu.Lock()
+		release = make(chan struct{})
+		r0 := release
+		mu.Unlock()
+		putIdle := make(chan error, n)
+		ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{PutIdleConn: func(err error) { putIdle <- err }})
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+				resp, err := hc.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				errs <- err
+			})
+		}
+		for range n {
+			select {
+			case <-arrived:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the requests did not all arrive")
+			}
+		}
+		close(r0)
+		wg.Wait()
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-putIdle:
+				if err != nil {
+					t.Errorf("a connection was not kept: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("not every connection went back to the pool")
+			}
+		}
+	}
+	wave()
+	wave()
+	mu.Lock()
+	defer mu.Unlock()
+	if dials != n {
+		t.Errorf("%d connections dialled for two waves of %d requests, want %d", dials, n, n)
 	}
 }
