@@ -153,8 +153,11 @@ func TestRunDepsNeedsAConfig(t *testing.T) {
 	if _, err := RunDeps(Options{Workspace: t.TempDir()}); exitcode.Of(err) != exitcode.Invalid {
 		t.Errorf("no config: %v, want invalid input", err)
 	}
-	m, cfg, err := UpdateManifests(Options{Workspace: t.TempDir()}, []string{"deploy/*.yaml"})
-	if err != nil || cfg != nil || m == nil || strings.Join(m.Paths, ",") != "deploy/*.yaml" {
-		t.Errorf("update without a config: %v, %v, %v", m, cfg, err)
+	d, cfg, err := UpdateDeps(Options{Workspace: t.TempDir()}, []string{"deploy/*.yaml"})
+	if err != nil || cfg != nil || d == nil || len(d.Clusters) != 0 || d.History != nil {
+		t.Fatalf("update without a config: %+v, %v, %v", d, cfg, err)
+	}
+	if m, ok := d.Manifests.(*run.WorkspaceManifests); !ok || strings.Join(m.Paths, ",") != "deploy/*.yaml" {
+		t.Errorf("update without a config: manifests %+v", d.Manifests)
 	}
 }
