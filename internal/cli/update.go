@@ -23,7 +23,7 @@ func newUpdateCmd(g *globals) *cobra.Command {
 	var f updateFlags
 	cmd := &cobra.Command{
 		Use:   "update --image REPO:TAG@sha256:DIGEST",
-		Short: "Pin a new digest in the deployment manifests that track REPO:TAG, changing only those bytes",
+		Short: "Pin a new digest in the deployment manifests that track REPO:TAG (and roll the config's opted-in live workloads)",
 		Long: `update finds the references to REPO:TAG in the workspace's manifests and pins
 them to the new digest, keeping the tag and the name as written:
 
