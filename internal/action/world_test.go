@@ -30,6 +30,8 @@ type world struct {
 	// makes every builder fail.
 	fail     map[string]error
 	buildErr error
+	// clusters are the cluster targets of command update.
+	clusters []run.ClusterTarget
 
 	mu      sync.Mutex
 	opts    []wire.Options
@@ -70,7 +72,7 @@ func (w *world) builders() Builders {
 			if ref.Digest == "" {
 				ref.Digest = imageref.Digest(w.rep.Plan.Digest)
 			}
-			return &run.UpdateDeps{Manifests: w, Log: o.Log}, ref, nil
+			return &run.UpdateDeps{Manifests: w, Clusters: w.clusters, Log: o.Log}, ref, nil
 		},
 	}
 }
