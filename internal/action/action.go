@@ -50,10 +50,11 @@ type Builders struct {
 	Run func(wire.Options) (*run.Deps, error)
 	// Plan builds the Deps of `plan` (default wire.PlanDeps).
 	Plan func(wire.Options) (*run.Deps, error)
-	// Update builds the manifests of `update` and completes ref's digest
-	// when it has none (default: wire.UpdateManifests, then
+	// Update builds the collaborators of `update` — the manifests, and
+	// the cluster targets as Run gets them — and completes ref's digest
+	// when it has none (default: wire.UpdateDeps, then
 	// wire.ResolveDigest).
-	Update func(ctx context.Context, o wire.Options, ref imageref.Ref) (run.Manifests, imageref.Ref, error)
+	Update func(ctx context.Context, o wire.Options, ref imageref.Ref) (*run.UpdateDeps, imageref.Ref, error)
 }
 
 func (b *Builders) defaults() {
@@ -64,13 +65,13 @@ func (b *Builders) defaults() {
 		b.Plan = wire.PlanDeps
 	}
 	if b.Update == nil {
-		b.Update = func(ctx context.Context, o wire.Options, ref imageref.Ref) (run.Manifests, imageref.Ref, error) {
-			m, cfg, err := wire.UpdateManifests(o, nil)
+		b.Update = func(ctx context.Context, o wire.Options, ref imageref.Ref) (*run.UpdateDeps, imageref.Ref, error) {
+			d, cfg, err := wire.UpdateDeps(o, nil)
 			if err != nil {
 				return nil, ref, err
 			}
 			ref, err = wire.ResolveDigest(ctx, o, cfg, ref)
-			return m, ref, err
+			return d, ref, err
 		}
 	}
 }
@@ -259,16 +260,16 @@ func (s *session) command(ctx context.Context, in Inputs, req run.Request, token
 		p.Release()
 		return &report.Run{SchemaVersion: 1, DryRun: true, Plan: p.Report().Plan}, p.Refused
 	case CommandUpdate:
-		m, ref, err := s.o.Build.Update(ctx, o, req.Image)
+		d, ref, err := s.o.Build.Update(ctx, o, req.Image)
 		if err != nil {
 			return nil, err
 		}
-		res, wb, err := run.Update(ctx, m, ref, req.DryRun)
-		if res == nil {
+		res, err := run.Update(ctx, d, ref, req.DryRun)
+		if res == nil || res.Manifests == nil {
 			return nil, err
 		}
-		u := report.NewUpdateJSON(ref.Short()+"@"+string(ref.Digest), res, req.DryRun, wb)
-		return &report.Run{SchemaVersion: 1, DryRun: req.DryRun, Manifests: &u}, err
+		u := report.NewUpdateJSON(ref.Short()+"@"+string(ref.Digest), res.Manifests, req.DryRun, res.WriteBack)
+		return &report.Run{SchemaVersion: 1, DryRun: req.DryRun, Manifests: &u, Workloads: res.Workloads}, err
 	default:
 		d, err := s.o.Build.Run(o)
 		if err != nil {

@@ -109,7 +109,7 @@ func textReport(w io.Writer, r *report.Run) error {
 		return report.RunReport(w, r, report.Text)
 	}
 	if m := r.Manifests; m != nil {
-		return report.Update(w, m.Image, &manifests.Result{Files: m.Files}, m.DryRun, m.WriteBack, report.Text)
+		return report.Update(w, m.Image, &manifests.Result{Files: m.Files}, m.DryRun, m.WriteBack, r.Workloads, report.Text)
 	}
 	return nil
 }

@@ -30,6 +30,8 @@ type world struct {
 	// makes every builder fail.
 	fail     map[string]error
 	buildErr error
+	// clusters are the cluster targets of command update.
+	clusters []run.ClusterTarget
 
 	mu      sync.Mutex
 	opts    []wire.Options
@@ -62,7 +64,7 @@ func (w *world) builders() Builders {
 			}
 			return &run.Deps{Config: w.config(), Planner: w, Log: o.Log}, nil
 		},
-		Update: func(_ context.Context, o wire.Options, ref imageref.Ref) (run.Manifests, imageref.Ref, error) {
+		Update: func(_ context.Context, o wire.Options, ref imageref.Ref) (*run.UpdateDeps, imageref.Ref, error) {
 			w.record(o)
 			if w.buildErr != nil {
 				return nil, ref, w.buildErr
@@ -70,7 +72,7 @@ func (w *world) builders() Builders {
 			if ref.Digest == "" {
 				ref.Digest = imageref.Digest(w.rep.Plan.Digest)
 			}
-			return w, ref, nil
+			return &run.UpdateDeps{Manifests: w, Clusters: w.clusters, Log: o.Log}, ref, nil
 		},
 	}
 }

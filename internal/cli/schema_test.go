@@ -206,6 +206,10 @@ func TestJSONOutputsMatchTheirSchemas(t *testing.T) {
 				if c := v.(map[string]any)["changed"].([]any); len(c) != 1 {
 					t.Errorf("changed = %v, want deploy/base.yaml", c)
 				}
+				// Without a clusters: section, workloads is an empty list.
+				if w, ok := v.(map[string]any)["workloads"].([]any); !ok || len(w) != 0 {
+					t.Errorf("workloads = %v, want []", v.(map[string]any)["workloads"])
+				}
 			},
 		},
 		{
@@ -277,6 +281,17 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 	runDoc := func(outcome map[string]any) map[string]any {
 		return map[string]any{"schemaVersion": 1, "dryRun": false, "plan": plan(nil), "dispatches": []any{outcome}}
 	}
+	pinning := func() map[string]any {
+		return map[string]any{"schemaVersion": 1, "image": "r/b:1@" + digest, "dryRun": false, "changed": []any{}, "files": []any{}}
+	}
+	updateDoc := func(edit func(map[string]any)) map[string]any {
+		u := pinning()
+		u["workloads"] = []any{workload(func(w map[string]any) { w["status"] = "rolled" })}
+		if edit != nil {
+			edit(u)
+		}
+		return u
+	}
 	tests := []struct {
 		name   string
 		schema string
@@ -327,6 +342,13 @@ func TestSchemasRejectWhatTheContractForbids(t *testing.T) {
 		{"an unknown dispatch status", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "sent", "attempts": 1}), false},
 		{"a failure without its error", "run", runDoc(map[string]any{"name": "a", "kind": "webhook", "status": "failed", "attempts": 1}), false},
 		{"a run without dispatches", "run", map[string]any{"schemaVersion": 1, "dryRun": true, "plan": plan(nil)}, false},
+		{"an update that rolled a workload", "update", updateDoc(nil), true},
+		{"an update without workloads", "update", updateDoc(func(u map[string]any) { delete(u, "workloads") }), false},
+		{"an update's workload of an unknown status", "update", updateDoc(func(u map[string]any) {
+			u["workloads"] = []any{workload(func(w map[string]any) { w["status"] = "moved" })}
+		}), false},
+		{"a run's manifests (no workloads: the run's are in its plan)", "run", map[string]any{"schemaVersion": 1, "dryRun": false, "plan": plan(nil),
+			"dispatches": []any{}, "manifests": pinning()}, true},
 		{"history that is not a list", "history", map[string]any{}, false},
 	}
 	for _, tt := range tests {

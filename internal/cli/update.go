@@ -14,15 +14,16 @@ import (
 type updateFlags struct {
 	imageFlags
 	writeFlags
-	paths  []string
-	dryRun bool
+	paths    []string
+	dryRun   bool
+	clusters clusterFlags
 }
 
 func newUpdateCmd(g *globals) *cobra.Command {
 	var f updateFlags
 	cmd := &cobra.Command{
 		Use:   "update --image REPO:TAG@sha256:DIGEST",
-		Short: "Pin a new digest in the deployment manifests that track REPO:TAG, changing only those bytes",
+		Short: "Pin a new digest in the deployment manifests that track REPO:TAG (and roll the config's opted-in live workloads)",
 		Long: `update finds the references to REPO:TAG in the workspace's manifests and pins
 them to the new digest, keeping the tag and the name as written:
 
@@ -50,7 +51,18 @@ each file's bytes are checked just before it is replaced (bytes appended
 meanwhile are kept; any other change fails that file), and --write commit
 refuses (exit 2, nothing written) when a file it must change has uncommitted
 edits, so cascade's commit only ever holds cascade's change. A push that loses
-a race is recomputed in a private worktree: your working tree is never reset.`,
+a race is recomputed in a private worktree: your working tree is never reset.
+
+With a clusters: section in the config (docs/contract.md, Cluster target),
+update also rolls the live workloads that opted in to REPO:TAG, as cascade run
+does: every cluster is listed and every rollout dry-run on the API server before
+any file is written (a refusal — a failed dry run, rollouts over
+limits.maxDispatches, an object both a file and the cluster would change — is
+exit 5 with nothing written or applied); then the files are pinned and written
+back, and only then the workloads are applied by server-side apply and the
+rollouts recorded in the image's history. A re-run finds them current and
+changes nothing. --clusters=false leaves every cluster alone; without a config
+there are none.`,
 		Example: `  cascade update --image registry.example.com/acme/app-a:latest --dry-run   # the digest: one HEAD to the registry
   cascade update --image ghcr.io/acme/app-b:v2 --digest "$DIGEST" --paths 'deploy/**/*.yaml' -o json
 
@@ -58,7 +70,10 @@ a race is recomputed in a private worktree: your working tree is never reset.`,
   cascade update --image "$IMAGE" --digest "$DIGEST" --write commit --push
 
   # Or propose the change as a pull request (token in GITHUB_TOKEN, never a flag)
-  cascade update --image "$IMAGE" --digest "$DIGEST" --write pull-request --repository acme/deploy`,
+  cascade update --image "$IMAGE" --digest "$DIGEST" --write pull-request --repository acme/deploy
+
+  # Pin the files only, leaving the config's clusters: alone
+  cascade update --image "$IMAGE" --digest "$DIGEST" --clusters=false`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := f.updatedRef()
@@ -75,7 +90,8 @@ a race is recomputed in a private worktree: your working tree is never reset.`,
 			// Flags and environment become options once; run.Update
 			// orders the guard, the pin and the write-back.
 			o := g.wireOptions(f.imageFlags, f.writeFlags, f.dryRun)
-			m, cfg, err := wire.UpdateManifests(o, f.paths)
+			o.Kubeconfig, o.NoClusters = f.clusters.kubeconfig, !f.clusters.enabled
+			d, cfg, err := wire.UpdateDeps(o, f.paths)
 			if err != nil {
 				return err
 			}
@@ -83,9 +99,9 @@ a race is recomputed in a private worktree: your working tree is never reset.`,
 			if ref, err = wire.ResolveDigest(ctx, o, cfg, ref); err != nil {
 				return err
 			}
-			res, wb, err := cascaderun.Update(ctx, m, ref, f.dryRun)
-			if res != nil {
-				if rerr := report.Update(g.streams.Out, ref.Short()+"@"+string(ref.Digest), res, f.dryRun, wb, format); rerr != nil && err == nil {
+			res, err := cascaderun.Update(ctx, d, ref, f.dryRun)
+			if res != nil && res.Manifests != nil {
+				if rerr := report.Update(g.streams.Out, ref.Short()+"@"+string(ref.Digest), res.Manifests, f.dryRun, res.WriteBack, res.Workloads, format); rerr != nil && err == nil {
 					err = rerr
 				}
 			}
@@ -96,5 +112,6 @@ a race is recomputed in a private worktree: your working tree is never reset.`,
 	cmd.Flags().StringSliceVar(&f.paths, "paths", nil, "globs of files to update, relative to the workspace (repeatable; ** matches folders)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "show the changes and the diff, write nothing")
 	f.writeFlags.register(cmd)
+	f.clusters.register(cmd.Flags(), true)
 	return cmd
 }

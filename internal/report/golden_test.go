@@ -29,7 +29,7 @@ func TestGolden(t *testing.T) {
 		{"run", func(b *bytes.Buffer, r *report.Run, f report.Format) error { return report.RunReport(b, r, f) }},
 		{"update", func(b *bytes.Buffer, r *report.Run, f report.Format) error {
 			m := r.Manifests
-			return report.Update(b, m.Image, &manifests.Result{Files: m.Files}, m.DryRun, m.WriteBack, f)
+			return report.Update(b, m.Image, &manifests.Result{Files: m.Files}, m.DryRun, m.WriteBack, r.Plan.Workloads, f)
 		}},
 	}
 	for _, rd := range renderers {

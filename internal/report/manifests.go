@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/imagecascade/cascade/internal/manifests"
+	"github.com/imagecascade/cascade/internal/plan"
 )
 
 // WriteBack says what the write-back of changed manifests did.
@@ -19,7 +20,9 @@ type WriteBack struct {
 	Note     string `json:"note,omitempty"`
 }
 
-// UpdateJSON is the JSON shape of `cascade update -o json`.
+// UpdateJSON is the pinning of a new digest in the manifests: the files
+// of `cascade update -o json` (UpdateReport) and the manifests key of a
+// run report.
 type UpdateJSON struct {
 	SchemaVersion int                    `json:"schemaVersion"`
 	Image         string                 `json:"image"`
@@ -35,13 +38,24 @@ func NewUpdateJSON(image string, r *manifests.Result, dryRun bool, wb *WriteBack
 	return UpdateJSON{SchemaVersion: 1, Image: image, DryRun: dryRun, Changed: nonNil(r.Changed()), Files: nonNilFiles(r.Files), WriteBack: wb}
 }
 
+// UpdateReport is the JSON shape of `cascade update -o json`: the
+// manifests pinned, and the live workloads of the config's clusters that
+// reference the image (an empty list, never absent, without clusters).
+type UpdateReport struct {
+	UpdateJSON
+	Workloads []plan.Workload `json:"workloads"`
+}
+
 // Update writes the result of a manifest update in format f. dryRun says
 // whether the files were left untouched; wb, when not nil, what the
-// write-back did.
-func Update(w io.Writer, image string, r *manifests.Result, dryRun bool, wb *WriteBack, f Format) error {
+// write-back did; ws the live workloads (none without clusters).
+func Update(w io.Writer, image string, r *manifests.Result, dryRun bool, wb *WriteBack, ws []plan.Workload, f Format) error {
 	switch f {
 	case JSON:
-		return writeJSON(w, NewUpdateJSON(image, r, dryRun, wb))
+		if ws == nil {
+			ws = []plan.Workload{}
+		}
+		return writeJSON(w, UpdateReport{UpdateJSON: NewUpdateJSON(image, r, dryRun, wb), Workloads: ws})
 	case Markdown:
 		if err := updateMarkdown(w, image, r, dryRun); err != nil {
 			return err
@@ -52,7 +66,7 @@ func Update(w io.Writer, image string, r *manifests.Result, dryRun bool, wb *Wri
 		}
 	}
 	writeBackText(w, wb, f == Markdown)
-	return nil
+	return workloads(w, ws, f == Markdown)
 }
 
 func writeBackText(w io.Writer, wb *WriteBack, md bool) {

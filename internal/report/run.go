@@ -24,6 +24,10 @@ type Run struct {
 	Cascaded []*plan.Plan `json:"cascaded,omitempty"`
 	// Manifests is the pinning of the updated image's own new digest.
 	Manifests *UpdateJSON `json:"manifests,omitempty"`
+	// Workloads are the live workloads of an update (the Action's
+	// command update, whose report has no plan); a run's are in
+	// plan.workloads.
+	Workloads []plan.Workload `json:"workloads,omitempty"`
 	// Note explains a run that deliberately did nothing.
 	Note string `json:"note,omitempty"`
 }

@@ -50,8 +50,12 @@ func StepSummary(w io.Writer, r *Run, command string) error {
 		}
 		fmt.Fprintln(w)
 	}
-	if r.Plan != nil && len(r.Plan.Workloads) > 0 {
-		if err := workloads(w, r.Plan.Workloads, true); err != nil {
+	ws := r.Workloads
+	if r.Plan != nil {
+		ws = r.Plan.Workloads
+	}
+	if len(ws) > 0 {
+		if err := workloads(w, ws, true); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)

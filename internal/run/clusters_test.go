@@ -29,19 +29,33 @@ type liveCluster struct {
 	cs            *fake.Clientset
 	dryRuns, real int
 	failDryRun    bool
+	// failList makes every list answer 503 (failDryRun every dry run
+	// 403).
+	failList bool
 }
 
-func newLiveCluster(t *testing.T) *liveCluster {
-	t.Helper()
-	labels := map[string]string{"app": "web"}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "apps", Annotations: map[string]string{rollout.FollowAnnotation: "true"}},
+// follower is an opted-in Deployment name in namespace apps whose
+// container web follows base:latest.
+func follower(name string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps", Annotations: map[string]string{rollout.FollowAnnotation: "true"}},
 		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: labels},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: reg + "base:latest"}}},
 		}},
 	}
-	c := &liveCluster{cs: fake.NewClientset(d)}
+}
+
+func newLiveCluster(t *testing.T) *liveCluster {
+	t.Helper()
+	c := &liveCluster{cs: fake.NewClientset(follower("web"))}
+	c.cs.PrependReactor("list", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if c.failList {
+			return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+		}
+		return false, nil, nil
+	})
 	c.cs.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		p := a.(k8stesting.PatchActionImpl)
 		if len(p.PatchOptions.DryRun) == 0 {
@@ -55,6 +69,14 @@ func newLiveCluster(t *testing.T) *liveCluster {
 		return true, nil, nil
 	})
 	return c
+}
+
+// add adds another opted-in Deployment.
+func (c *liveCluster) add(t *testing.T, name string) {
+	t.Helper()
+	if _, err := c.cs.AppsV1().Deployments("apps").Create(context.Background(), follower(name), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (c *liveCluster) target() []ClusterTarget {

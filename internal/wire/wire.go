@@ -201,11 +201,14 @@ func planDeps(o Options, cfg *config.Config) (*run.Deps, *registry.Client, error
 		Planner: &engine.Engine{Config: cfg, Workspace: o.workspace(), Resolver: res, Log: o.Log}}, res, nil
 }
 
-// UpdateManifests loads the config when there is one and builds the
-// manifests of `cascade update`: paths when set, else the config's file
-// sets, else the default set; written back as o.Write says. It also
-// returns the config (nil without one).
-func UpdateManifests(o Options, paths []string) (*run.WorkspaceManifests, *config.Config, error) {
+// UpdateDeps loads the config when there is one and builds the
+// collaborators of `cascade update`: the manifests (paths when set, else
+// the config's file sets, else the default set; written back as o.Write
+// says), and — as RunDeps gives them to a run — the cluster targets of
+// the config's clusters: section (none without a config, or when
+// o.NoClusters), with the history that records their rollouts and the
+// config's blast radius. It also returns the config (nil without one).
+func UpdateDeps(o Options, paths []string) (*run.UpdateDeps, *config.Config, error) {
 	if err := o.Write.validate(o.GitHubToken); err != nil {
 		return nil, nil, err
 	}
@@ -213,7 +216,19 @@ func UpdateManifests(o Options, paths []string) (*run.WorkspaceManifests, *confi
 	if err != nil {
 		return nil, nil, err
 	}
-	return Manifests(o, cfg, paths), cfg, nil
+	d := &run.UpdateDeps{Manifests: Manifests(o, cfg, paths), Log: o.Log}
+	if d.Clusters, err = ClusterTargets(o, cfg); err != nil {
+		return nil, nil, err
+	}
+	if len(d.Clusters) > 0 {
+		res, err := Resolver(o, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.History = history.New(history.Options{Transport: res.Transport(), Keychain: res.Keychain(), Insecure: res.Insecure})
+		d.MaxRollouts = cfg.Limits.MaxDispatches
+	}
+	return d, cfg, nil
 }
 
 // Manifests are the workspace's manifests for cfg (nil: no config) and

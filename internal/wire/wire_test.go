@@ -153,8 +153,53 @@ func TestRunDepsNeedsAConfig(t *testing.T) {
 	if _, err := RunDeps(Options{Workspace: t.TempDir()}); exitcode.Of(err) != exitcode.Invalid {
 		t.Errorf("no config: %v, want invalid input", err)
 	}
-	m, cfg, err := UpdateManifests(Options{Workspace: t.TempDir()}, []string{"deploy/*.yaml"})
-	if err != nil || cfg != nil || m == nil || strings.Join(m.Paths, ",") != "deploy/*.yaml" {
-		t.Errorf("update without a config: %v, %v, %v", m, cfg, err)
+	d, cfg, err := UpdateDeps(Options{Workspace: t.TempDir()}, []string{"deploy/*.yaml"})
+	if err != nil || cfg != nil || d == nil || len(d.Clusters) != 0 || d.History != nil {
+		t.Fatalf("update without a config: %+v, %v, %v", d, cfg, err)
+	}
+	if m, ok := d.Manifests.(*run.WorkspaceManifests); !ok || strings.Join(m.Paths, ",") != "deploy/*.yaml" {
+		t.Errorf("update without a config: manifests %+v", d.Manifests)
+	}
+}
+
+// TestUpdateDepsBuildsClusterTargets: `cascade update` (the CLI and the
+// Action's command update) gets the config's clusters as a run does,
+// with the history that records their rollouts and the blast radius;
+// --clusters=false gives none, and a kubeconfig that cannot be loaded is
+// invalid input.
+func TestUpdateDepsBuildsClusterTargets(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "cascade.yaml"), []byte(`version: 1
+images:
+  - {name: app, image: reg.example.com/acme/app:latest, rebuild: {webhook: {url: "http://127.0.0.1:9/unused"}}}
+limits: {maxDispatches: 7}
+clusters:
+  - {name: prod, context: deployer, namespaces: [shop]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(ws, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: not-a-real-token}}]
+contexts: [{name: deployer, context: {cluster: c, user: u}}]
+current-context: deployer
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, cfg, err := UpdateDeps(Options{Workspace: ws, Kubeconfig: kubeconfig}, nil)
+	if err != nil || cfg == nil {
+		t.Fatalf("UpdateDeps: %v", err)
+	}
+	if len(d.Clusters) != 1 || d.History == nil || d.MaxRollouts != 7 {
+		t.Errorf("clusters %d, history %v, max rollouts %d; want 1, a store, 7", len(d.Clusters), d.History, d.MaxRollouts)
+	}
+	if d, _, err := UpdateDeps(Options{Workspace: ws, Kubeconfig: kubeconfig, NoClusters: true}, nil); err != nil || len(d.Clusters) != 0 || d.History != nil {
+		t.Errorf("--clusters=false: %+v, %v", d, err)
+	}
+	if _, _, err := UpdateDeps(Options{Workspace: ws, Kubeconfig: filepath.Join(ws, "missing")}, nil); exitcode.Of(err) != exitcode.Invalid {
+		t.Errorf("a missing kubeconfig: %v, want invalid input", err)
 	}
 }
