@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -90,6 +91,10 @@ func TestRBACRolloutRoleIsExactlyEnough(t *testing.T) {
 		}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		// The authorizer learns of a new binding through its informers, a
+		// moment after the create: wait for the verb the Role keeps.
+		keep := map[string]string{"": "patch", "patch": "list", "list": "patch"}[drop]
+		waitAllowed(ctx, t, admin, user, ns, keep)
 		api, err := rollout.NewKubeAPI(k.UserRESTConfig(t, user))
 		if err != nil {
 			t.Fatal(err)
@@ -98,8 +103,11 @@ func TestRBACRolloutRoleIsExactlyEnough(t *testing.T) {
 		res, err := c.Plan(ctx, updated)
 		switch drop {
 		case "":
-			if err != nil || res.Err() != nil {
-				t.Fatalf("%s with the Role: %v / %v", ns, err, res.Err())
+			if err != nil {
+				t.Fatalf("%s with the Role: %v", ns, err)
+			}
+			if res.Err() != nil {
+				t.Fatalf("%s with the Role: %v", ns, res.Err())
 			}
 			c.Apply(ctx, updated, res)
 			if res.Count(rollout.StatusRolled) != 1 {
@@ -122,5 +130,28 @@ func TestRBACRolloutRoleIsExactlyEnough(t *testing.T) {
 		if moved != (drop == "") {
 			t.Errorf("%s: image %s", ns, got.Spec.Template.Spec.Containers[0].Image)
 		}
+	}
+}
+
+// waitAllowed waits (10 s at most) until the API server's authorizer lets
+// user do verb on Deployments in ns.
+func waitAllowed(ctx context.Context, t *testing.T, admin kubernetes.Interface, user, ns, verb string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := admin.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: ns, Verb: verb, Group: "apps", Resource: "deployments"}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("access review: %v", err)
+		}
+		if r.Status.Allowed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s may still not %s deployments in %s after 10s", user, verb, ns)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
