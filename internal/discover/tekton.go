@@ -11,15 +11,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
-	"github.com/imagecascade/cascade/internal/outbound"
+	"github.com/imagecascade/cascade/internal/kuberest"
 )
 
 // The annotations by which a Tekton Pipeline declares the image it builds
@@ -69,18 +66,8 @@ var _ Source = (*Tekton)(nil)
 // NewTekton returns a Tekton source that lists Pipelines through the
 // Kubernetes REST API of cfg, under the outbound policy.
 func NewTekton(cfg *rest.Config, namespaces []string) (*Tekton, error) {
-	cfg = rest.CopyConfig(cfg)
-	cfg.APIPath = "/apis"
+	cfg = kuberest.Config(cfg)
 	cfg.GroupVersion = &schema.GroupVersion{Group: "tekton.dev", Version: "v1"}
-	cfg.ContentType = "application/json"
-	cfg.NegotiatedSerializer = statusCodecs
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
-	}
-	cfg.Wrap(outbound.Transport)
-	if cfg.Timeout == 0 {
-		cfg.Timeout = outbound.DefaultTimeout
-	}
 	c, err := rest.RESTClientFor(cfg)
 	if err != nil {
 		return nil, exitcode.AsInvalid(fmt.Errorf("configuring the Tekton client: %w", err))
@@ -103,14 +90,6 @@ func NewTekton(cfg *rest.Config, namespaces []string) (*Tekton, error) {
 	}
 	return t, nil
 }
-
-// statusCodecs decode the API server's error answers into
-// *apierrors.StatusError.
-var statusCodecs = func() runtime.NegotiatedSerializer {
-	scheme := runtime.NewScheme()
-	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
-	return serializer.NewCodecFactory(scheme).WithoutConversion()
-}()
 
 // pipelineList is the part of a tekton.dev/v1 PipelineList discovery reads.
 type pipelineList struct {

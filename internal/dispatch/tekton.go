@@ -13,14 +13,12 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 
 	"github.com/imagecascade/cascade/internal/config"
 	"github.com/imagecascade/cascade/internal/exitcode"
-	"github.com/imagecascade/cascade/internal/outbound"
+	"github.com/imagecascade/cascade/internal/kuberest"
 	"github.com/imagecascade/cascade/internal/redact"
 	"github.com/imagecascade/cascade/internal/retry"
 )
@@ -120,27 +118,16 @@ var _ Dispatcher = (*Tekton)(nil)
 // knative, CEL and OpenTelemetry, cascade's start-up took 3× as long and
 // its binary 4× the size (benchmark B6).
 func NewTekton(cfg *rest.Config, o TektonOptions) (*Tekton, error) {
-	cfg = rest.CopyConfig(cfg)
+	// The outbound policy is closest to the wire: it sees every
+	// credential sent and refuses a redirect of the create.
+	cfg = kuberest.Config(cfg)
 	if cfg.QPS == 0 {
 		cfg.QPS = TektonQPS
 	}
 	if cfg.Burst == 0 {
 		cfg.Burst = TektonBurst
 	}
-	cfg.APIPath = "/apis"
 	cfg.GroupVersion = &tektonV1
-	cfg.ContentType = "application/json"
-	cfg.NegotiatedSerializer = statusCodecs
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
-	}
-	// The outbound policy, closest to the wire (below client-go's
-	// authentication): it sees every credential sent and refuses a
-	// redirect of the create.
-	cfg.Wrap(outbound.Transport)
-	if cfg.Timeout == 0 {
-		cfg.Timeout = outbound.DefaultTimeout
-	}
 	c, err := rest.RESTClientFor(cfg)
 	if err != nil {
 		return nil, exitcode.AsInvalid(fmt.Errorf("configuring the Tekton client: %w", err))
@@ -157,15 +144,6 @@ func NewTektonFor(runs PipelineRuns, o TektonOptions) *Tekton {
 }
 
 var tektonV1 = schema.GroupVersion{Group: "tekton.dev", Version: "v1"}
-
-// statusCodecs decode the API server's answers: the created object is not
-// read back, and an error's metav1.Status becomes an *apierrors.StatusError
-// with its reason (AlreadyExists, Forbidden, Invalid, …).
-var statusCodecs = func() runtime.NegotiatedSerializer {
-	scheme := runtime.NewScheme()
-	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
-	return serializer.NewCodecFactory(scheme).WithoutConversion()
-}()
 
 // restPipelineRuns creates PipelineRuns through the Kubernetes REST API.
 type restPipelineRuns struct{ c *rest.RESTClient }

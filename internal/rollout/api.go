@@ -9,15 +9,13 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/imagecascade/cascade/internal/exitcode"
-	"github.com/imagecascade/cascade/internal/outbound"
+	"github.com/imagecascade/cascade/internal/kuberest"
 )
 
 // API is what the cluster target needs of a cluster: the Kubernetes REST
@@ -63,39 +61,20 @@ type KubeAPI struct {
 	clients map[schema.GroupVersion]*rest.RESTClient
 }
 
-// statusCodecs decode the API server's errors: a metav1.Status becomes an
-// *apierrors.StatusError with its reason (Forbidden, Invalid, Conflict, …).
-var statusCodecs = func() runtime.NegotiatedSerializer {
-	scheme := runtime.NewScheme()
-	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
-	return serializer.NewCodecFactory(scheme).WithoutConversion()
-}()
-
 // NewKubeAPI returns the API of the cluster cfg points at (the caller
 // loads a kubeconfig). Every request goes through the outbound policy; a
 // zero QPS or Burst becomes DefaultQPS or DefaultBurst; cfg itself is not
 // changed.
 func NewKubeAPI(cfg *rest.Config) (*KubeAPI, error) {
-	cfg = rest.CopyConfig(cfg)
+	// The outbound policy is closest to the wire: it sees every
+	// credential sent and refuses a redirect of a patch.
+	cfg = kuberest.Config(cfg)
 	if cfg.QPS == 0 {
 		cfg.QPS = DefaultQPS
 	}
 	if cfg.Burst == 0 {
 		cfg.Burst = DefaultBurst
 	}
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
-	}
-	// The outbound policy, closest to the wire (below client-go's
-	// authentication): it sees every credential sent and refuses a
-	// redirect of a patch.
-	cfg.Wrap(outbound.Transport)
-	if cfg.Timeout == 0 {
-		cfg.Timeout = outbound.DefaultTimeout
-	}
-	cfg.APIPath = "/apis"
-	cfg.ContentType = "application/json"
-	cfg.NegotiatedSerializer = statusCodecs
 	// One HTTP client and one rate limiter for every group.
 	if cfg.RateLimiter == nil {
 		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
